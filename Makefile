@@ -1,0 +1,63 @@
+# kmirror's make targets. `make demo` builds kmirror and runs it on an
+# example; `make test` installs what the tests need and runs them all.
+
+GO      ?= go
+BIN     ?= bin/kmirror
+TOOLS   := .ci/tools.sh
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo devel)
+LDFLAGS := -X kmirror.dev/kmirror/cmd.Version=$(VERSION)
+
+.PHONY: all build demo test unit e2e deps bench bench-serve golden fuzz lint fmt clean
+
+all: build
+
+build:
+	$(GO) build -trimpath -ldflags "$(LDFLAGS)" -o $(BIN) .
+
+# Build kmirror and rewrite the example manifest with the default rules.
+demo: build
+	$(BIN) rewrite --diff testdata/example/deployment.yaml
+	$(BIN) rewrite testdata/example/deployment.yaml
+
+# Every test: unit, golden, CLI, and the end-to-end tests with a real
+# kube-apiserver, kustomize and helm.
+test: lint unit e2e
+
+unit:
+	$(GO) test -count=1 ./...
+
+# deps installs the system packages the end-to-end tests run (etcd).
+deps:
+	bash .ci/deps.sh
+
+e2e: deps
+	KMIRROR_KUBE_APISERVER=$$(bash $(TOOLS) kube-apiserver) \
+	KMIRROR_KUSTOMIZE=$$(bash $(TOOLS) kustomize) \
+	KMIRROR_HELM=$$(bash $(TOOLS) helm) \
+	$(GO) test -count=1 -tags e2e -timeout 30m -v ./pkg/e2e/ 2>&1 | tee /tmp/kmirror-e2e.log | grep -E '^(=== RUN|--- |PASS|FAIL|ok|panic)|_test.go:'; \
+	exit $${PIPESTATUS[0]}
+
+bench:
+	$(GO) test -run '^$$' -bench 'Rewrite' -benchtime 1x -count 1 ./pkg/bench/
+
+bench-serve:
+	$(GO) test -run '^$$' -bench 'Serve' -benchtime 1x -count 1 -timeout 30m ./pkg/loadgen/
+
+# Refresh the golden files under testdata/ from the current code.
+golden:
+	$(GO) test ./pkg/golden/ -run Golden -update
+
+fuzz:
+	$(GO) test ./pkg/mirror/ -run '^$$' -fuzz FuzzDecide -fuzztime 30s
+	$(GO) test ./pkg/manifest/ -run '^$$' -fuzz FuzzRewrite -fuzztime 30s
+
+lint:
+	@test -z "$$(gofmt -l .)" || { echo "gofmt needed:"; gofmt -l .; exit 1; }
+	$(GO) vet ./...
+	$(GO) vet -tags e2e ./pkg/e2e/
+
+fmt:
+	gofmt -w .
+
+clean:
+	rm -rf bin

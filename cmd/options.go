@@ -1,0 +1,65 @@
+package cmd
+
+import (
+	"fmt"
+	"os"
+	"strings"
+
+	"github.com/fatih/color"
+	"github.com/mattn/go-isatty"
+	"github.com/spf13/pflag"
+
+	"kmirror.dev/kmirror/pkg/mirror"
+	"kmirror.dev/kmirror/rules"
+)
+
+// RulesOptions selects the mirror rules, for every command that decides
+// images.
+type RulesOptions struct {
+	Rules string
+}
+
+// AddFlags registers --rules.
+func (o *RulesOptions) AddFlags(fs *pflag.FlagSet) {
+	fs.StringVar(&o.Rules, "rules", "", fmt.Sprintf(
+		"rules file, or the name of a built-in preset (%s); default %s",
+		strings.Join(rules.Presets(), ", "), rules.Default))
+}
+
+// Engine loads the selected rules.
+func (o *RulesOptions) Engine() (*mirror.Engine, error) {
+	return rules.Load(o.Rules)
+}
+
+// ColorOptions decides whether output is coloured.
+type ColorOptions struct {
+	Color string
+}
+
+// AddFlags registers --color.
+func (o *ColorOptions) AddFlags(fs *pflag.FlagSet) {
+	fs.StringVar(&o.Color, "color", "auto", "colour output: auto (terminals only, off with NO_COLOR), always or never")
+}
+
+// Validate checks --color and applies it to fatih/color. With "auto",
+// colour needs both stdout and stderr on a terminal, so no escape codes
+// reach a pipe or a log.
+func (o *ColorOptions) Validate() error {
+	switch o.Color {
+	case "auto":
+		color.NoColor = os.Getenv("NO_COLOR") != "" || !isTerminal(os.Stdout) || !isTerminal(os.Stderr)
+	case "always":
+		color.NoColor = false
+	case "never":
+		color.NoColor = true
+	default:
+		return fmt.Errorf("--color must be auto, always or never, not %q", o.Color)
+	}
+	return nil
+}
+
+// isTerminal reports whether f is a terminal rather than a pipe, a file or
+// /dev/null.
+func isTerminal(f *os.File) bool {
+	return isatty.IsTerminal(f.Fd()) || isatty.IsCygwinTerminal(f.Fd())
+}

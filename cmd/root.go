@@ -1,0 +1,54 @@
+// Package cmd holds kmirror's cobra commands: flags, validation and
+// printing. The work itself is done in pkg/.
+package cmd
+
+import (
+	"strconv"
+
+	"github.com/spf13/cobra"
+)
+
+// ExitError ends kmirror with Code and prints nothing more. Exit codes
+// follow diff(1): 0 done, 1 differences found by --check, 2 trouble.
+type ExitError struct {
+	Code int
+}
+
+func (e *ExitError) Error() string { return "exit status " + strconv.Itoa(e.Code) }
+
+// NewRoot returns the kmirror command. Run bare with a stream on stdin, it
+// rewrites the stream, as a Helm post-renderer or a KRM function expects.
+func NewRoot() *cobra.Command {
+	o := &RewriteOptions{}
+	root := &cobra.Command{
+		Use:   "kmirror",
+		Short: "Point the container images of Kubernetes manifests at a mirror registry",
+		Long: `kmirror rewrites the container images of Kubernetes objects to a mirror
+registry, by prefix rules: k8s.gcr.io/coredns:1.3.1 becomes
+<mirror>/gcr/google_containers/coredns:1.3.1. An image written
+direct.to/<image> is never mirrored: it becomes <image>.
+
+Run bare with a stream on stdin, kmirror rewrites it to stdout; this is how
+Helm calls a post-renderer. See "kmirror rewrite --help" for the flags.`,
+		Example: `  helm template my-release ./chart | kmirror
+  helm install my-release ./chart --post-renderer kmirror
+  kmirror rewrite -i deploy/
+  kmirror rewrite --check --rules my-rules.yaml manifests/`,
+		Args:          cobra.NoArgs,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if isTerminalReader(cmd.InOrStdin()) {
+				return cmd.Help()
+			}
+			return o.Run(cmd, nil)
+		},
+	}
+	o.AddFlags(root.Flags())
+	root.AddCommand(
+		NewCmdRewrite(),
+		NewCmdRules(),
+		NewCmdVersion(),
+	)
+	return root
+}

@@ -1,0 +1,101 @@
+package mirror
+
+import (
+	"strings"
+
+	"kmirror.dev/kmirror/pkg/image"
+)
+
+// Action says why a Decision came out as it did.
+type Action string
+
+// The actions, as they appear in reports.
+const (
+	Mirrored        Action = "mirrored"
+	Escaped         Action = "escaped"
+	AlreadyMirrored Action = "already mirrored"
+	NoRule          Action = "no rule"
+	Invalid         Action = "invalid"
+)
+
+// Decision is the engine's answer for one image.
+type Decision struct {
+	// Image is the image as given.
+	Image string
+	// Result is the image to use; it equals Image unless it changed.
+	Result string
+	Action Action
+	// Rule is the rule that decided a Mirrored or AlreadyMirrored image.
+	Rule *Rule
+	// Err says why an Invalid image is invalid.
+	Err error
+}
+
+// Changed reports whether the decision rewrites the image.
+func (d Decision) Changed() bool { return d.Result != d.Image }
+
+// Engine decides images by a fixed set of rules. It is safe for concurrent
+// use.
+type Engine struct {
+	rules Rules
+	// mirrors holds the compiled rules, in the order given.
+	mirrors []compiled
+}
+
+// New validates rules and returns an engine for them. Errors about a single
+// rule are *RuleError.
+func New(rules Rules) (*Engine, error) {
+	mirrors, err := compile(rules.Mirrors)
+	if err != nil {
+		return nil, err
+	}
+	rules.Mirrors = make([]Rule, len(mirrors))
+	for i, m := range mirrors {
+		rules.Mirrors[i] = m.Rule
+	}
+	return &Engine{rules: rules, mirrors: mirrors}, nil
+}
+
+// Rules returns the engine's rules, with prefixes as normalised by New.
+func (e *Engine) Rules() Rules {
+	r := e.rules
+	r.Mirrors = append([]Rule(nil), r.Mirrors...)
+	return r
+}
+
+// Decide returns where img should be pulled from.
+func (e *Engine) Decide(img string) Decision {
+	d := Decision{Image: img, Result: img, Action: NoRule}
+	if p := e.rules.EscapePrefix; p != "" && strings.HasPrefix(img, p) {
+		rest := img[len(p):]
+		if _, err := image.Parse(rest); err != nil {
+			d.Action, d.Err = Invalid, err
+			return d
+		}
+		d.Result, d.Action = rest, Escaped
+		return d
+	}
+	ref, err := image.Parse(img)
+	if err != nil {
+		d.Action, d.Err = Invalid, err
+		return d
+	}
+	for i := range e.mirrors {
+		if _, ok := e.mirrors[i].to.Match(ref); ok {
+			d.Action, d.Rule = AlreadyMirrored, &e.rules.Mirrors[i]
+			return d
+		}
+	}
+	best, bestRest := -1, ""
+	for i := range e.mirrors {
+		rest, ok := e.mirrors[i].from.Match(ref)
+		if ok && (best < 0 || e.mirrors[i].from.Len() > e.mirrors[best].from.Len()) {
+			best, bestRest = i, rest
+		}
+	}
+	if best >= 0 {
+		d.Result = e.mirrors[best].to.Written + bestRest
+		d.Action, d.Rule = Mirrored, &e.rules.Mirrors[best]
+	}
+	return d
+}

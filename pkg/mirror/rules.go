@@ -1,0 +1,89 @@
+package mirror
+
+import (
+	"errors"
+	"fmt"
+
+	"kmirror.dev/kmirror/pkg/image"
+)
+
+// DefaultEscapePrefix is the escape prefix when the rules do not name one.
+const DefaultEscapePrefix = "direct.to/"
+
+// Rules is the configuration of an Engine.
+type Rules struct {
+	// Name identifies the rule set in reports, e.g. a preset name.
+	Name string
+	// EscapePrefix marks an image that must not be mirrored; "" disables it.
+	EscapePrefix string
+	// Mirrors maps source prefixes to mirror prefixes.
+	Mirrors []Rule
+}
+
+// Rule maps one source prefix to a mirror prefix.
+type Rule struct {
+	From string `json:"from"`
+	To   string `json:"to"`
+}
+
+// ErrRule is wrapped by every RuleError.
+var ErrRule = errors.New("invalid rule")
+
+// RuleError says which rule, and which of its fields, is wrong. Index is the
+// rule's position in Rules.Mirrors, so a loader can point at its line.
+type RuleError struct {
+	Index int
+	Field string
+	Err   error
+}
+
+func (e *RuleError) Error() string {
+	return fmt.Sprintf("mirrors[%d].%s: %v", e.Index, e.Field, e.Err)
+}
+
+// Unwrap lets errors.Is find both ErrRule and the cause.
+func (e *RuleError) Unwrap() []error { return []error{ErrRule, e.Err} }
+
+// compiled is a Rule with its prefixes parsed.
+type compiled struct {
+	Rule
+	from, to image.Prefix
+}
+
+func compile(rules []Rule) ([]compiled, error) {
+	out := make([]compiled, len(rules))
+	seen := map[string]int{}
+	for i, r := range rules {
+		if r.From == "" {
+			return nil, &RuleError{i, "from", errors.New("missing")}
+		}
+		if r.To == "" {
+			return nil, &RuleError{i, "to", errors.New("missing")}
+		}
+		from, err := image.ParsePrefix(r.From)
+		if err != nil {
+			return nil, &RuleError{i, "from", err}
+		}
+		to, err := image.ParsePrefix(r.To)
+		if err != nil {
+			return nil, &RuleError{i, "to", err}
+		}
+		key := canonical(from)
+		if j, dup := seen[key]; dup {
+			return nil, &RuleError{i, "from", fmt.Errorf("%q repeats the from of mirrors[%d]", r.From, j)}
+		}
+		seen[key] = i
+		out[i] = compiled{Rule: Rule{From: from.Written, To: to.Written}, from: from, to: to}
+	}
+	return out, nil
+}
+
+// canonical names a prefix so that two spellings of the same one compare
+// equal ("docker.io/" and "index.docker.io/").
+func canonical(p image.Prefix) string {
+	key := p.Registry + "/"
+	for _, c := range p.Path {
+		key += c + "/"
+	}
+	return key
+}
