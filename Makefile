@@ -45,7 +45,7 @@ bench-serve:
 
 # Refresh the golden files under testdata/ from the current code.
 golden:
-	$(GO) test ./pkg/golden/ -run Golden -update
+	$(GO) test ./cmd/ -run TestGolden -update
 
 fuzz:
 	$(GO) test ./pkg/mirror/ -run '^$$' -fuzz FuzzDecide -fuzztime 30s

@@ -18,13 +18,9 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	err := cmd.NewRoot().ExecuteContext(ctx)
 	stop()
-	if err == nil {
-		return
-	}
 	var exit *cmd.ExitError
-	if errors.As(err, &exit) {
-		os.Exit(exit.Code)
+	if err != nil && !errors.As(err, &exit) {
+		fmt.Fprintln(os.Stderr, "kmirror:", err)
 	}
-	fmt.Fprintln(os.Stderr, "kmirror:", err)
-	os.Exit(2)
+	os.Exit(cmd.ExitCode(err))
 }

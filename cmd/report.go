@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"path/filepath"
+	"strings"
 
 	"github.com/fatih/color"
 	"github.com/pmezard/go-difflib/difflib"
@@ -133,14 +135,18 @@ func writeDiffs(w io.Writer, files []fileset.File, results []*manifest.Result) {
 		if len(r.Rewritten()) == 0 {
 			continue
 		}
+		from, to := r.File, r.File
+		if !filepath.IsAbs(r.File) {
+			from, to = "a/"+r.File, "b/"+r.File
+		}
 		text, _ := difflib.GetUnifiedDiffString(difflib.UnifiedDiff{
-			A:        difflib.SplitLines(string(files[i].Data)),
-			B:        difflib.SplitLines(string(r.Output)),
-			FromFile: "a/" + r.File,
-			ToFile:   "b/" + r.File,
+			A:        lines(files[i].Data),
+			B:        lines(r.Output),
+			FromFile: from,
+			ToFile:   to,
 			Context:  3,
 		})
-		for _, line := range difflib.SplitLines(text) {
+		for _, line := range lines([]byte(text)) {
 			switch {
 			case len(line) > 0 && line[0] == '-' && !isHeader(line):
 				oldColor.Fprint(w, line)
@@ -151,6 +157,17 @@ func writeDiffs(w io.Writer, files []fileset.File, results []*manifest.Result) {
 			}
 		}
 	}
+}
+
+// lines splits text into lines that each end in a newline, unlike
+// difflib.SplitLines, which adds an empty line after a final newline.
+func lines(text []byte) []string {
+	out := strings.SplitAfter(string(text), "\n")
+	if out[len(out)-1] == "" {
+		return out[:len(out)-1]
+	}
+	out[len(out)-1] += "\n"
+	return out
 }
 
 func isHeader(line string) bool {

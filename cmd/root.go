@@ -3,6 +3,7 @@
 package cmd
 
 import (
+	"errors"
 	"strconv"
 
 	"github.com/spf13/cobra"
@@ -15,6 +16,19 @@ type ExitError struct {
 }
 
 func (e *ExitError) Error() string { return "exit status " + strconv.Itoa(e.Code) }
+
+// ExitCode is the exit status for the error a command returned.
+func ExitCode(err error) int {
+	var exit *ExitError
+	switch {
+	case err == nil:
+		return 0
+	case errors.As(err, &exit):
+		return exit.Code
+	default:
+		return 2
+	}
+}
 
 // NewRoot returns the kmirror command. Run bare with a stream on stdin, it
 // rewrites the stream, as a Helm post-renderer or a KRM function expects.

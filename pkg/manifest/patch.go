@@ -65,7 +65,7 @@ func (li *lineIndex) locate(n *yaml.Node, value string) (edit, error) {
 		}
 	}
 	rest := data[pos:]
-	switch n.Style {
+	switch n.Style &^ yaml.TaggedStyle {
 	case yaml.DoubleQuotedStyle:
 		end := quotedEnd(rest, '"')
 		if end < 0 {
@@ -78,7 +78,7 @@ func (li *lineIndex) locate(n *yaml.Node, value string) (edit, error) {
 			return edit{}, errCannotEdit
 		}
 		return edit{pos, pos + end, "'" + value + "'"}, nil
-	case 0, yaml.FlowStyle:
+	case 0:
 		if !bytes.HasPrefix(rest, []byte(n.Value)) || !plainEnds(rest[len(n.Value):]) {
 			return edit{}, fmt.Errorf("%w: a plain scalar over several lines", errCannotEdit)
 		}

@@ -7,6 +7,7 @@ import (
 	"io"
 	"regexp"
 	"strconv"
+	"strings"
 
 	"sigs.k8s.io/kustomize/kyaml/yaml"
 
@@ -96,9 +97,9 @@ func Rewrite(file string, data []byte, eng *mirror.Engine) (*Result, error) {
 			if err := dec.Decode(&doc); err == io.EOF {
 				break
 			} else if err != nil {
-				return nil, syntaxError(file, res.Documents+1, c.line, err)
+				return nil, syntaxError(file, res.Documents+1, c, err)
 			}
-			if len(doc.Content) == 0 {
+			if isEmpty(&doc) {
 				continue
 			}
 			res.Documents++
@@ -156,16 +157,32 @@ func (res *Result) rewriteDocument(c chunk, root *yaml.Node, eng *mirror.Engine)
 	return edits
 }
 
+// isEmpty reports whether a decoded document holds nothing: no content, or
+// only comments, which decode to a null scalar.
+func isEmpty(doc *yaml.Node) bool {
+	if len(doc.Content) == 0 {
+		return true
+	}
+	n := doc.Content[0]
+	return n.Kind == yaml.ScalarNode && n.Tag == "!!null" && n.Value == ""
+}
+
 var yamlLine = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
 
 // syntaxError turns a decoder error, whose line counts from the start of
 // its chunk, into one that counts from the start of the stream.
-func syntaxError(file string, doc, chunkLine int, err error) error {
+func syntaxError(file string, doc int, c chunk, err error) error {
+	chunkLine, lastLine := c.line, c.line+bytes.Count(bytes.TrimRight(c.data, "\n"), []byte("\n"))
 	line := chunkLine
 	msg := err.Error()
 	if m := yamlLine.FindStringSubmatch(msg); m != nil {
 		n, _ := strconv.Atoi(m[1])
-		line, msg = chunkLine+n-1, m[2]
+		// yaml.v3 reports a parser error at the line of its context, such
+		// as the start of the enclosing mapping, counting from 0.
+		if strings.HasPrefix(m[2], "did not find expected") {
+			n++
+		}
+		line, msg = min(chunkLine+n-1, lastLine), m[2]
 	}
 	return &SyntaxError{File: file, Document: doc, Line: line, Err: errors.New(msg)}
 }

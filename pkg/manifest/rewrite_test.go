@@ -1,0 +1,180 @@
+package manifest
+
+import (
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"kmirror.dev/kmirror/pkg/mirror"
+	"kmirror.dev/kmirror/rules"
+)
+
+const ecr = "048912060910.dkr.ecr.cn-northwest-1.amazonaws.com.cn"
+
+func engine(t testing.TB) *mirror.Engine {
+	t.Helper()
+	eng, err := rules.Load("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return eng
+}
+
+func TestRewriteKeepsEverythingButImages(t *testing.T) {
+	tests := []struct {
+		name, in, want string
+	}{
+		{"plain with comment",
+			"kind: Pod\nspec:\n  containers:\n  - name: a\n    image: nginx:1.25   # pinned\n",
+			"kind: Pod\nspec:\n  containers:\n  - name: a\n    image: " + ecr + "/dockerhub/nginx:1.25   # pinned\n"},
+		{"double quoted",
+			"kind: Pod\nspec:\n  containers:\n    - image: \"quay.io/a/b\"\n      name: x\n",
+			"kind: Pod\nspec:\n  containers:\n    - image: \"" + ecr + "/quay/a/b\"\n      name: x\n"},
+		{"single quoted",
+			"kind: Pod\nspec:\n  containers: [{image: 'k8s.gcr.io/pause:3.1'}]\n",
+			"kind: Pod\nspec:\n  containers: [{image: '" + ecr + "/gcr/google_containers/pause:3.1'}]\n"},
+		{"flow mapping, two images on a line",
+			"kind: Pod\nspec: {containers: [{image: nginx}, {image: quay.io/x/y}]}\n",
+			"kind: Pod\nspec: {containers: [{image: " + ecr + "/dockerhub/nginx}, {image: " + ecr + "/quay/x/y}]}\n"},
+		{"escape",
+			"kind: Pod\nspec:\n  containers:\n  - image: direct.to/busybox:latest\n",
+			"kind: Pod\nspec:\n  containers:\n  - image: busybox:latest\n"},
+		{"escape to a name that reads as a number is quoted",
+			"kind: Pod\nspec:\n  containers:\n  - image: direct.to/1234\n",
+			"kind: Pod\nspec:\n  containers:\n  - image: \"1234\"\n"},
+		{"tag and anchor before the value",
+			"kind: Pod\nspec:\n  containers:\n  - image: !!str &img nginx\n  - image: *img\n",
+			"kind: Pod\nspec:\n  containers:\n  - image: !!str &img " + ecr + "/dockerhub/nginx\n  - image: *img\n"},
+		{"CRLF line ends",
+			"kind: Pod\r\nspec:\r\n  containers:\r\n  - image: nginx\r\n",
+			"kind: Pod\r\nspec:\r\n  containers:\r\n  - image: " + ecr + "/dockerhub/nginx\r\n"},
+		{"JSON with non-ASCII before the image",
+			`{"kind":"Pod","metadata":{"name":"ünïcödé"},"spec":{"containers":[{"name":"é","image":"nginx"}]}}`,
+			`{"kind":"Pod","metadata":{"name":"ünïcödé"},"spec":{"containers":[{"name":"é","image":"` + ecr + `/dockerhub/nginx"}]}}`},
+		{"indented JSON with tabs",
+			"{\n\t\"kind\": \"Pod\",\n\t\"spec\": {\n\t\t\"containers\": [\n\t\t\t{\"image\": \"quay.io/a/b:1\"}\n\t\t]\n\t}\n}\n",
+			"{\n\t\"kind\": \"Pod\",\n\t\"spec\": {\n\t\t\"containers\": [\n\t\t\t{\"image\": \"" + ecr + "/quay/a/b:1\"}\n\t\t]\n\t}\n}\n"},
+		{"documents, separators and comments",
+			"# head\n---\nkind: ConfigMap\ndata: {a: nginx}\n--- # second\nkind: Pod\nspec:\n  containers: [{image: nginx}]\n...\n---\n\n---\nkind: Pod # no images\n",
+			"# head\n---\nkind: ConfigMap\ndata: {a: nginx}\n--- # second\nkind: Pod\nspec:\n  containers: [{image: " + ecr + "/dockerhub/nginx}]\n...\n---\n\n---\nkind: Pod # no images\n"},
+		{"no final newline",
+			"kind: Pod\nspec:\n  containers: [{image: nginx}]",
+			"kind: Pod\nspec:\n  containers: [{image: " + ecr + "/dockerhub/nginx}]"},
+		{"nothing to do",
+			"kind: Pod\nspec:\n  containers: [{image: ghcr.io/x/y}]\n",
+			"kind: Pod\nspec:\n  containers: [{image: ghcr.io/x/y}]\n"},
+		{"empty stream", "", ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			res, err := Rewrite("in.yaml", []byte(tc.in), engine(t))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(tc.want, string(res.Output)); diff != "" {
+				t.Errorf("output (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestRewriteCounts(t *testing.T) {
+	in := "kind: Pod\nmetadata: {name: a, namespace: ns}\nspec:\n  containers: [{image: nginx}, {image: ghcr.io/x}]\n" +
+		"---\nkind: ConfigMap\n---\n# only a comment\n---\nkind: Pod\nmetadata: {name: b}\nspec:\n  initContainers: [{image: quay.io/a/b}]\n  containers: [{image: Bad}]\n"
+	res, err := Rewrite("in.yaml", []byte(in), engine(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Documents != 3 || res.Changed != 2 || len(res.Images) != 4 || len(res.Rewritten()) != 2 {
+		t.Errorf("documents %d, changed %d, images %d, rewritten %d; want 3, 2, 4, 2",
+			res.Documents, res.Changed, len(res.Images), len(res.Rewritten()))
+	}
+	wantLoc := Location{File: "in.yaml", Document: 3, Line: 14, Object: Object{Kind: "Pod", Name: "b"}, Path: "spec.containers[0].image"}
+	if len(res.Warnings) != 1 {
+		t.Fatalf("warnings: %v, want one", res.Warnings)
+	}
+	if diff := cmp.Diff(wantLoc, res.Warnings[0].Location); diff != "" {
+		t.Errorf("warning location (-want +got):\n%s", diff)
+	}
+	if !strings.Contains(res.Warnings[0].String(), `in.yaml: document 3 (Pod b), line 14: spec.containers[0].image: invalid image reference "Bad"`) {
+		t.Errorf("warning reads %q", res.Warnings[0])
+	}
+	first := res.Images[0]
+	if first.Location.Line != 4 || first.Object.Namespace != "ns" || first.Decision.Action != mirror.Mirrored {
+		t.Errorf("first image: %+v", first)
+	}
+}
+
+func TestRewriteLeavesWhatItCannotEdit(t *testing.T) {
+	tests := []struct{ name, in, warning string }{
+		{"block scalar", "kind: Pod\nspec:\n  containers:\n  - image: |-\n      nginx\n", "a block scalar"},
+		{"alias of a non-image", "kind: Pod\nmetadata:\n  labels: {img: &i nginx}\nspec:\n  containers:\n  - image: *i\n", "YAML alias"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			res, err := Rewrite("in.yaml", []byte(tc.in), engine(t))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if string(res.Output) != tc.in {
+				t.Errorf("output changed:\n%s", res.Output)
+			}
+			if len(res.Warnings) != 1 || !strings.Contains(res.Warnings[0].Message, tc.warning) {
+				t.Errorf("warnings %v, want one about %q", res.Warnings, tc.warning)
+			}
+			if len(res.Rewritten()) != 0 {
+				t.Errorf("reported rewrites %v for an image left as it was", res.Rewritten())
+			}
+		})
+	}
+}
+
+func TestRewriteSyntaxErrors(t *testing.T) {
+	tests := []struct {
+		name, in  string
+		doc, line int
+	}{
+		{"bad mapping in the second document", "kind: Pod\n---\n# c\nkind: Pod\nspec:\n  containers: [\n  a: b: c\n", 2, 6},
+		{"tab indentation", "kind: A\n---\nkind: B\n---\nkind: Pod\nspec:\n\tcontainers: []\n", 3, 7},
+		{"unclosed quote", "a: x\n---\na: \"b\n", 2, 3},
+		{"broken JSON", `{"kind": "Pod", "spec": {`, 1, 1},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := Rewrite("bad.yaml", []byte(tc.in), engine(t))
+			var se *SyntaxError
+			if !errors.As(err, &se) {
+				t.Fatalf("Rewrite = %v, want a *SyntaxError", err)
+			}
+			if se.File != "bad.yaml" || se.Document != tc.doc || se.Line != tc.line {
+				t.Errorf("error at %s document %d line %d, want bad.yaml document %d line %d (%v)",
+					se.File, se.Document, se.Line, tc.doc, tc.line, err)
+			}
+			if strings.Contains(err.Error(), "yaml: line") {
+				t.Errorf("error %q carries the parser's chunk-relative line", err)
+			}
+		})
+	}
+}
+
+func TestSplitDocuments(t *testing.T) {
+	in := "a: 1\n---\nb: 2\n--- \nc: 3\n---x: 4\n  ---\n---\t# t\n"
+	var got []string
+	var lines []int
+	for _, c := range splitDocuments([]byte(in)) {
+		got = append(got, string(c.data))
+		lines = append(lines, c.line)
+		if in[c.offset:c.offset+len(c.data)] != string(c.data) {
+			t.Errorf("chunk at %d does not match the stream", c.offset)
+		}
+	}
+	want := []string{"a: 1\n", "---\nb: 2\n", "--- \nc: 3\n---x: 4\n  ---\n", "---\t# t\n"}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("chunks (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff([]int{1, 2, 4, 8}, lines); diff != "" {
+		t.Errorf("first lines (-want +got):\n%s", diff)
+	}
+}
