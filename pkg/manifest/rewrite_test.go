@@ -59,6 +59,9 @@ func TestRewriteKeepsEverythingButImages(t *testing.T) {
 		{"documents, separators and comments",
 			"# head\n---\nkind: ConfigMap\ndata: {a: nginx}\n--- # second\nkind: Pod\nspec:\n  containers: [{image: nginx}]\n...\n---\n\n---\nkind: Pod # no images\n",
 			"# head\n---\nkind: ConfigMap\ndata: {a: nginx}\n--- # second\nkind: Pod\nspec:\n  containers: [{image: " + ecr + "/dockerhub/nginx}]\n...\n---\n\n---\nkind: Pod # no images\n"},
+		{"directives stay with their document",
+			"kind: Pod\n...\n%YAML 1.1\n---\nkind: Pod\nspec: {containers: [{image: nginx}]}\n",
+			"kind: Pod\n...\n%YAML 1.1\n---\nkind: Pod\nspec: {containers: [{image: " + ecr + "/dockerhub/nginx}]}\n"},
 		{"no final newline",
 			"kind: Pod\nspec:\n  containers: [{image: nginx}]",
 			"kind: Pod\nspec:\n  containers: [{image: " + ecr + "/dockerhub/nginx}]"},
@@ -171,6 +174,15 @@ func TestSplitDocuments(t *testing.T) {
 		}
 	}
 	want := []string{"a: 1\n", "---\nb: 2\n", "--- \nc: 3\n---x: 4\n  ---\n", "---\t# t\n"}
+	// Comments, directives and empty documents join the document after them.
+	in2 := "# c\n---\n---\n%YAML 1.2\n--- # d\nkind: A\n--- {kind: B}\n---\nkind: C\n"
+	var got2 []string
+	for _, c := range splitDocuments([]byte(in2)) {
+		got2 = append(got2, string(c.data))
+	}
+	if diff := cmp.Diff([]string{"# c\n---\n---\n%YAML 1.2\n--- # d\nkind: A\n", "--- {kind: B}\n", "---\nkind: C\n"}, got2); diff != "" {
+		t.Errorf("chunks (-want +got):\n%s", diff)
+	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("chunks (-want +got):\n%s", diff)
 	}
