@@ -1,6 +1,7 @@
 package cmd
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -40,7 +41,7 @@ type summary struct {
 func summarize(results []*manifest.Result) summary {
 	var s summary
 	for _, r := range results {
-		s.Images += len(r.Rewritten())
+		s.Images += r.Rewrites
 		s.Documents += r.Documents
 		s.Changed += r.Changed
 		s.Warnings += len(r.Warnings)
@@ -87,10 +88,10 @@ func why(d mirror.Decision) string {
 
 // checkReport is the --check -o json document, for CI jobs to read.
 type checkReport struct {
-	Changed  bool          `json:"changed"`
-	Summary  summary       `json:"summary"`
-	Changes  []imageReport `json:"changes"`
-	Warnings []warnReport  `json:"warnings"`
+	Changed  bool               `json:"changed"`
+	Summary  summary            `json:"summary"`
+	Changes  []imageReport      `json:"changes"`
+	Warnings []manifest.Warning `json:"warnings"`
 }
 
 type imageReport struct {
@@ -99,11 +100,6 @@ type imageReport struct {
 	Result string `json:"result"`
 	Action string `json:"action"`
 	Rule   string `json:"rule,omitempty"`
-}
-
-type warnReport struct {
-	manifest.Location
-	Message string `json:"message"`
 }
 
 func newImageReport(img manifest.Image) imageReport {
@@ -115,14 +111,12 @@ func newImageReport(img manifest.Image) imageReport {
 }
 
 func writeCheckJSON(w io.Writer, results []*manifest.Result) error {
-	rep := checkReport{Summary: summarize(results), Changes: []imageReport{}, Warnings: []warnReport{}}
+	rep := checkReport{Summary: summarize(results), Changes: []imageReport{}, Warnings: []manifest.Warning{}}
 	for _, r := range results {
 		for _, img := range r.Rewritten() {
 			rep.Changes = append(rep.Changes, newImageReport(img))
 		}
-		for _, warn := range r.Warnings {
-			rep.Warnings = append(rep.Warnings, warnReport{warn.Location, warn.Message})
-		}
+		rep.Warnings = append(rep.Warnings, r.Warnings...)
 	}
 	rep.Changed = len(rep.Changes) > 0
 	enc := json.NewEncoder(w)
@@ -130,18 +124,26 @@ func writeCheckJSON(w io.Writer, results []*manifest.Result) error {
 	return enc.Encode(rep)
 }
 
-func writeDiffs(w io.Writer, files []fileset.File, results []*manifest.Result) {
+func writeDiffs(w io.Writer, files []fileset.File, results []*manifest.Result) error {
 	for i, r := range results {
-		if len(r.Rewritten()) == 0 {
+		if r.Changed == 0 {
 			continue
+		}
+		before, err := files[i].ReadAll()
+		if err != nil {
+			return err
+		}
+		var after bytes.Buffer
+		if err := r.Apply(&after, bytes.NewReader(before)); err != nil {
+			return err
 		}
 		from, to := r.File, r.File
 		if !filepath.IsAbs(r.File) {
 			from, to = "a/"+r.File, "b/"+r.File
 		}
 		text, _ := difflib.GetUnifiedDiffString(difflib.UnifiedDiff{
-			A:        lines(files[i].Data),
-			B:        lines(r.Output),
+			A:        lines(before),
+			B:        lines(after.Bytes()),
 			FromFile: from,
 			ToFile:   to,
 			Context:  3,
@@ -157,6 +159,7 @@ func writeDiffs(w io.Writer, files []fileset.File, results []*manifest.Result) {
 			}
 		}
 	}
+	return nil
 }
 
 // lines splits text into lines that each end in a newline, unlike

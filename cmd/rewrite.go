@@ -1,6 +1,7 @@
 package cmd
 
 import (
+	"bufio"
 	"errors"
 	"fmt"
 	"io"
@@ -11,6 +12,7 @@ import (
 
 	"kmirror.dev/kmirror/pkg/fileset"
 	"kmirror.dev/kmirror/pkg/manifest"
+	"kmirror.dev/kmirror/pkg/mirror"
 )
 
 // RewriteOptions are the flags of "kmirror rewrite", which the bare
@@ -103,17 +105,17 @@ func (o *RewriteOptions) Run(cmd *cobra.Command, args []string) error {
 	if err != nil {
 		return err
 	}
-	files, err := fileset.Read(cmd.InOrStdin(), args)
+	files, err := fileset.List(cmd.InOrStdin(), args)
 	if err != nil {
 		return err
 	}
-	// Every input is rewritten before anything is written, so that an error
-	// leaves no partial stream and no modified file.
-	results := make([]*manifest.Result, len(files))
-	for i, f := range files {
-		if results[i], err = manifest.Rewrite(f.Name, f.Data, eng); err != nil {
-			return err
-		}
+	var keep func(manifest.Image) bool
+	if o.Check {
+		keep = func(img manifest.Image) bool { return img.Decision.Changed() }
+	}
+	results, err := scanAll(files, eng, keep)
+	if err != nil {
+		return err
 	}
 	stdout, stderr := cmd.OutOrStdout(), cmd.ErrOrStderr()
 	printWarnings(stderr, results)
@@ -130,56 +132,105 @@ func (o *RewriteOptions) Run(cmd *cobra.Command, args []string) error {
 	return nil
 }
 
+// scanAll decides every image of every file before anything is written, so
+// that an error leaves no partial stream and no modified file. Only the
+// current document of each file is held in memory, and the images that keep
+// chooses.
+func scanAll(files []fileset.File, eng *mirror.Engine, keep func(manifest.Image) bool) ([]*manifest.Result, error) {
+	results := make([]*manifest.Result, len(files))
+	for i, f := range files {
+		r, err := f.Open()
+		if err != nil {
+			return nil, err
+		}
+		results[i], err = manifest.Scan(f.Name, r, eng, keep)
+		r.Close()
+		if err != nil {
+			return nil, err
+		}
+	}
+	return results, nil
+}
+
 func (o *RewriteOptions) output(w io.Writer, files []fileset.File, results []*manifest.Result) error {
 	switch {
 	case o.Check && o.Output == "json":
-		return writeCheckJSON(w, results)
+		if err := writeCheckJSON(w, results); err != nil {
+			return err
+		}
 	case o.Check && !o.Diff:
 		writeCheckText(w, results)
 	case o.Diff:
-		writeDiffs(w, files, results)
+		if err := writeDiffs(w, files, results); err != nil {
+			return err
+		}
 	}
 	if o.InPlace {
 		var changed []fileset.File
+		var their []*manifest.Result
 		for i, f := range files {
-			if len(results[i].Rewritten()) > 0 {
-				changed = append(changed, fileset.File{Name: f.Name, Path: f.Path, Data: results[i].Output})
+			if results[i].Changed > 0 {
+				changed, their = append(changed, f), append(their, results[i])
 			}
 		}
-		return fileset.WriteAll(changed)
+		return fileset.Replace(changed, func(i int, w io.Writer) error {
+			return apply(w, changed[i], their[i])
+		})
 	}
 	if o.Check || o.Diff {
 		return nil
 	}
-	return writeStream(w, results)
+	return writeStream(w, files, results)
 }
 
-// writeStream writes the outputs one after the other, separated by "---"
-// where a file does not start with one.
-func writeStream(w io.Writer, results []*manifest.Result) error {
-	for i, r := range results {
-		out := r.Output
+// apply writes file f, read again, with the edits of r.
+func apply(w io.Writer, f fileset.File, r *manifest.Result) error {
+	src, err := f.Open()
+	if err != nil {
+		return err
+	}
+	defer src.Close()
+	return r.Apply(w, src)
+}
+
+// writeStream writes the rewritten files one after the other, separated by
+// "---" where a file does not start with one.
+func writeStream(w io.Writer, files []fileset.File, results []*manifest.Result) error {
+	out := &lastByteWriter{w: bufio.NewWriterSize(w, 64<<10), last: '\n'}
+	for i, f := range files {
+		src, err := f.Open()
+		if err != nil {
+			return err
+		}
+		br := bufio.NewReader(src)
 		if i > 0 {
-			if prev := results[i-1].Output; len(prev) > 0 && prev[len(prev)-1] != '\n' {
-				if _, err := io.WriteString(w, "\n"); err != nil {
-					return err
-				}
+			if out.last != '\n' {
+				io.WriteString(out, "\n")
 			}
-			if !startsDocument(out) {
-				if _, err := io.WriteString(w, "---\n"); err != nil {
-					return err
-				}
+			if head, _ := br.Peek(3); string(head) != "---" {
+				io.WriteString(out, "---\n")
 			}
 		}
-		if _, err := w.Write(out); err != nil {
+		err = results[i].Apply(out, br)
+		src.Close()
+		if err != nil {
 			return err
 		}
 	}
-	return nil
+	return out.w.Flush()
 }
 
-func startsDocument(b []byte) bool {
-	return len(b) >= 3 && string(b[:3]) == "---"
+// lastByteWriter remembers the last byte written through it.
+type lastByteWriter struct {
+	w    *bufio.Writer
+	last byte
+}
+
+func (l *lastByteWriter) Write(p []byte) (int, error) {
+	if len(p) > 0 {
+		l.last = p[len(p)-1]
+	}
+	return l.w.Write(p)
 }
 
 // isTerminalReader reports whether r is an interactive terminal, where a

@@ -43,9 +43,14 @@ registry, by prefix rules: k8s.gcr.io/coredns:1.3.1 becomes
 direct.to/<image> is never mirrored: it becomes <image>.
 
 Run bare with a stream on stdin, kmirror rewrites it to stdout; this is how
-Helm calls a post-renderer. See "kmirror rewrite --help" for the flags.`,
+Helm calls a post-renderer. See "kmirror rewrite --help" for the flags.
+When stdin is a KRM ResourceList (config.kubernetes.io/v1 or v1alpha1),
+kmirror is a KRM function, as kustomize and kpt run it: it rewrites the
+items, takes its rules from the functionConfig (a MirrorRules object, or a
+ConfigMap whose data.rules holds one), and reports problems in results.`,
 		Example: `  helm template my-release ./chart | kmirror
   helm install my-release ./chart --post-renderer kmirror
+  kustomize build --enable-alpha-plugins --enable-exec overlays/prod
   kmirror rewrite -i deploy/
   kmirror rewrite --check --rules my-rules.yaml manifests/`,
 		Args:          cobra.NoArgs,
@@ -55,14 +60,17 @@ Helm calls a post-renderer. See "kmirror rewrite --help" for the flags.`,
 			if isTerminalReader(cmd.InOrStdin()) {
 				return cmd.Help()
 			}
-			return o.Run(cmd, nil)
+			return runStdin(cmd, o)
 		},
 	}
 	o.AddFlags(root.Flags())
 	root.AddCommand(
 		NewCmdRewrite(),
+		NewCmdImages(),
 		NewCmdRules(),
 		NewCmdVersion(),
+		NewCmdServe(),
+		NewCmdManifests(),
 	)
 	return root
 }

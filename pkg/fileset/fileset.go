@@ -1,8 +1,10 @@
-// Package fileset reads the manifests named on a command line and writes
-// them back safely.
+// Package fileset finds the manifests named on a command line, reads them
+// as streams, and replaces them safely.
 package fileset
 
 import (
+	"bufio"
+	"bytes"
 	"fmt"
 	"io"
 	"io/fs"
@@ -21,16 +23,43 @@ type File struct {
 	Name string
 	// Path is "" for standard input.
 	Path string
-	Data []byte
+	// stdin holds standard input, which can be read only once.
+	stdin []byte
+}
+
+// Open opens the stream from its start; it can be called again to read the
+// stream a second time.
+func (f File) Open() (io.ReadCloser, error) {
+	if f.Path == "" {
+		return io.NopCloser(bytes.NewReader(f.stdin)), nil
+	}
+	r, err := os.Open(f.Path)
+	if err != nil {
+		return nil, fmt.Errorf("reading manifest: %w", err)
+	}
+	return r, nil
+}
+
+// ReadAll returns the whole stream.
+func (f File) ReadAll() ([]byte, error) {
+	if f.Path == "" {
+		return f.stdin, nil
+	}
+	data, err := os.ReadFile(f.Path)
+	if err != nil {
+		return nil, fmt.Errorf("reading manifest: %w", err)
+	}
+	return data, nil
 }
 
 // manifestExts are the file types taken from directories.
 var manifestExts = map[string]bool{".yaml": true, ".yml": true, ".json": true}
 
-// Read reads each argument: "-" is stdin, a directory is searched
-// recursively for .yaml, .yml and .json files (in lexical order), anything
-// else is read as a file whatever its name. No arguments means stdin.
-func Read(stdin io.Reader, args []string) ([]File, error) {
+// List resolves each argument: "-" is stdin, which is read now, a directory
+// is searched recursively for .yaml, .yml and .json files (in lexical
+// order), anything else is a file whatever its name. No arguments means
+// stdin.
+func List(stdin io.Reader, args []string) ([]File, error) {
 	if len(args) == 0 {
 		args = []string{Stdin}
 	}
@@ -41,7 +70,7 @@ func Read(stdin io.Reader, args []string) ([]File, error) {
 			if err != nil {
 				return nil, fmt.Errorf("reading stdin: %w", err)
 			}
-			files = append(files, File{Name: "stdin", Data: data})
+			files = append(files, File{Name: "stdin", stdin: data})
 			continue
 		}
 		paths, err := expand(arg)
@@ -49,11 +78,7 @@ func Read(stdin io.Reader, args []string) ([]File, error) {
 			return nil, err
 		}
 		for _, p := range paths {
-			data, err := os.ReadFile(p)
-			if err != nil {
-				return nil, fmt.Errorf("reading manifest: %w", err)
-			}
-			files = append(files, File{Name: p, Path: p, Data: data})
+			files = append(files, File{Name: p, Path: p})
 		}
 	}
 	return files, nil
@@ -87,20 +112,20 @@ func expand(arg string) ([]string, error) {
 	return paths, nil
 }
 
-// WriteAll replaces each file at File.Path with File.Data, keeping its mode.
-// It first writes every new content to a temporary file beside its target,
-// and renames them into place only when all are written: a failure leaves
-// every file as it was, and a reader sees an old file or a new one, never a
-// part.
-func WriteAll(files []File) error {
+// Replace replaces each of files with what write(i, w) writes for
+// files[i], keeping its mode. It first writes every new content to a
+// temporary file beside its target, and renames them into place only when
+// all are written: a failure leaves every file as it was, and a reader sees
+// an old file or a new one, never a part.
+func Replace(files []File, write func(i int, w io.Writer) error) error {
 	var staged []string
 	defer func() {
 		for _, tmp := range staged {
 			os.Remove(tmp) // fails harmlessly once renamed
 		}
 	}()
-	for _, f := range files {
-		tmp, err := stage(f)
+	for i, f := range files {
+		tmp, err := stage(f.Path, func(w io.Writer) error { return write(i, w) })
 		if err != nil {
 			return fmt.Errorf("writing %q: %w", f.Path, err)
 		}
@@ -114,16 +139,21 @@ func WriteAll(files []File) error {
 	return nil
 }
 
-func stage(f File) (string, error) {
-	st, err := os.Stat(f.Path)
+// stage writes a temporary file beside path and returns its name.
+func stage(path string, write func(io.Writer) error) (string, error) {
+	st, err := os.Stat(path)
 	if err != nil {
 		return "", err
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(f.Path), "."+filepath.Base(f.Path)+".kmirror-*")
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".kmirror-*")
 	if err != nil {
 		return "", err
 	}
-	_, err = tmp.Write(f.Data)
+	bw := bufio.NewWriterSize(tmp, 64<<10)
+	err = write(bw)
+	if err == nil {
+		err = bw.Flush()
+	}
 	if err == nil {
 		err = tmp.Chmod(st.Mode().Perm())
 	}

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"slices"
 	"strconv"
 	"unicode/utf8"
 
@@ -120,25 +119,4 @@ func plainEnds(b []byte) bool {
 		return true
 	}
 	return false
-}
-
-// apply returns data with the edits made. Edits never overlap, but come in
-// walk order, not stream order.
-func apply(data []byte, edits []edit) []byte {
-	if len(edits) == 0 {
-		return data
-	}
-	slices.SortFunc(edits, func(a, b edit) int { return a.start - b.start })
-	size := len(data)
-	for _, e := range edits {
-		size += len(e.text) - (e.end - e.start)
-	}
-	out := make([]byte, 0, size)
-	last := 0
-	for _, e := range edits {
-		out = append(out, data[last:e.start]...)
-		out = append(out, e.text...)
-		last = e.end
-	}
-	return append(out, data[last:]...)
 }

@@ -41,7 +41,9 @@ type Image struct {
 // Warning is a problem that left an image as it was.
 type Warning struct {
 	Location
-	Message string
+	// Image is the value of the field, as written.
+	Image   string `json:"image"`
+	Message string `json:"message"`
 }
 
 func (w Warning) String() string { return w.Location.String() + ": " + w.Message }
@@ -49,18 +51,21 @@ func (w Warning) String() string { return w.Location.String() + ": " + w.Message
 // Result is the outcome of rewriting one stream.
 type Result struct {
 	File string
-	// Output is the rewritten stream; it is the input itself when nothing
-	// changed.
+	// Output is the rewritten stream, set by Rewrite only; after Scan,
+	// Apply writes it.
 	Output []byte
-	// Images lists every image field found, in stream order.
+	// Images lists the image fields found, in stream order: every one after
+	// Rewrite, those the keep function chose after Scan.
 	Images   []Image
 	Warnings []Warning
 	// Documents counts the non-empty documents; Changed those with at least
-	// one rewritten image.
-	Documents, Changed int
+	// one rewritten image; Rewrites the rewritten images.
+	Documents, Changed, Rewrites int
+
+	edits []edit
 }
 
-// Rewritten returns the images whose value changed.
+// Rewritten returns the kept images whose value changed.
 func (r *Result) Rewritten() []Image {
 	var out []Image
 	for _, img := range r.Images {
@@ -86,75 +91,109 @@ func (e *SyntaxError) Error() string {
 func (e *SyntaxError) Unwrap() error { return e.Err }
 
 // Rewrite applies eng to every image field of the stream data, read from
-// file (used in reports). It fails only on a stream that does not parse.
+// file (used in reports), and keeps every image in the Result. It fails only
+// on a stream that does not parse.
 func Rewrite(file string, data []byte, eng *mirror.Engine) (*Result, error) {
-	res := &Result{File: file, Output: data}
-	var edits []edit
-	for _, c := range splitDocuments(data) {
+	res, err := Scan(file, bytes.NewReader(data), eng, func(Image) bool { return true })
+	if err != nil {
+		return nil, err
+	}
+	var out bytes.Buffer
+	out.Grow(len(data) + 64*res.Rewrites)
+	if err := res.Apply(&out, bytes.NewReader(data)); err != nil {
+		return nil, err
+	}
+	res.Output = out.Bytes()
+	return res, nil
+}
+
+// Scan decides every image field of the stream read from r, one document
+// at a time: memory holds the current document and the edits to make, not
+// the stream. Apply then writes the rewritten stream. keep chooses the
+// images kept in Result.Images; nil keeps none. Scan fails only on a stream
+// that cannot be read or does not parse.
+func Scan(file string, r io.Reader, eng *mirror.Engine, keep func(Image) bool) (*Result, error) {
+	res := &Result{File: file}
+	err := splitDocuments(r, func(c chunk) error {
 		dec := yaml.NewDecoder(bytes.NewReader(c.data))
 		for {
 			var doc yaml.Node
 			if err := dec.Decode(&doc); err == io.EOF {
-				break
+				return nil
 			} else if err != nil {
-				return nil, syntaxError(file, res.Documents+1, c, err)
+				return syntaxError(file, res.Documents+1, c, err)
 			}
 			if isEmpty(&doc) {
 				continue
 			}
 			res.Documents++
-			chunkEdits := res.rewriteDocument(c, doc.Content[0], eng)
-			if len(chunkEdits) > 0 {
+			if res.scanDocument(c, doc.Content[0], eng, keep) {
 				res.Changed++
-				edits = append(edits, chunkEdits...)
 			}
 		}
+	})
+	if err != nil {
+		var se *SyntaxError
+		if errors.As(err, &se) {
+			return nil, err
+		}
+		return nil, fmt.Errorf("reading %s: %w", file, err)
 	}
-	res.Output = apply(data, edits)
 	return res, nil
 }
 
-// rewriteDocument decides each image of one document and returns the edits
-// that apply the changes, as offsets in the whole stream.
-func (res *Result) rewriteDocument(c chunk, root *yaml.Node, eng *mirror.Engine) []edit {
+// Apply writes src, the stream that Scan read, to w with the rewritten
+// images.
+func (r *Result) Apply(w io.Writer, src io.Reader) error {
+	pos := 0
+	for _, e := range r.edits {
+		if _, err := io.CopyN(w, src, int64(e.start-pos)); err != nil {
+			return fmt.Errorf("rewriting %s: %w", r.File, err)
+		}
+		if _, err := io.CopyN(io.Discard, src, int64(e.end-e.start)); err != nil {
+			return fmt.Errorf("rewriting %s: %w", r.File, err)
+		}
+		if _, err := io.WriteString(w, e.text); err != nil {
+			return fmt.Errorf("rewriting %s: %w", r.File, err)
+		}
+		pos = e.end
+	}
+	if _, err := io.Copy(w, src); err != nil {
+		return fmt.Errorf("rewriting %s: %w", r.File, err)
+	}
+	return nil
+}
+
+// scanDocument decides each image of one document and records the edits
+// that apply the changes, as offsets in the whole stream. It reports
+// whether the document changed.
+func (res *Result) scanDocument(c chunk, root *yaml.Node, eng *mirror.Engine, keep func(Image) bool) bool {
 	li := &lineIndex{data: c.data}
-	fields := Images(root)
-	own := map[*yaml.Node]bool{}
-	for _, f := range fields {
-		own[f.Node] = true
-	}
-	var edits []edit
-	for _, f := range fields {
-		loc := Location{File: res.File, Document: res.Documents, Line: c.line + f.Node.Line - 1, Object: f.Object, Path: f.Path.String()}
-		n := f.Node
-		if n.Kind == yaml.AliasNode {
-			n = n.Alias
-		}
-		d := eng.Decide(n.Value)
-		if d.Action == mirror.Invalid {
-			res.Warnings = append(res.Warnings, Warning{loc, d.Err.Error()})
-		}
-		switch {
-		case !d.Changed():
-		case f.Node.Kind == yaml.AliasNode && own[n]:
-			// The anchored image is a field of its own and is edited there.
-		case f.Node.Kind == yaml.AliasNode:
-			res.Warnings = append(res.Warnings, Warning{loc, "image is a YAML alias of a value that is not an image field; left unchanged"})
-			d.Result = d.Image
-		default:
-			e, err := li.locate(n, d.Result)
+	changed := false
+	for _, d := range decideObject(Images(root), eng) {
+		loc := Location{File: res.File, Document: res.Documents, Line: c.line + d.Node.Line - 1, Object: d.Object, Path: d.Path.String()}
+		if d.Target != nil {
+			e, err := li.locate(d.Target, d.Decision.Result)
 			if err != nil {
-				res.Warnings = append(res.Warnings, Warning{loc, err.Error() + "; left unchanged"})
-				d.Result = d.Image
-				break
+				d.leave(err.Error() + "; left unchanged")
+			} else {
+				e.start += c.offset
+				e.end += c.offset
+				res.edits = append(res.edits, e)
+				changed = true
 			}
-			e.start += c.offset
-			e.end += c.offset
-			edits = append(edits, e)
 		}
-		res.Images = append(res.Images, Image{loc, d})
+		if d.Warning != "" {
+			res.Warnings = append(res.Warnings, Warning{loc, d.Decision.Image, d.Warning})
+		}
+		if d.Decision.Changed() {
+			res.Rewrites++
+		}
+		if img := (Image{loc, d.Decision}); keep != nil && keep(img) {
+			res.Images = append(res.Images, img)
+		}
 	}
-	return edits
+	return changed
 }
 
 // isEmpty reports whether a decoded document holds nothing: no content, or

@@ -1,9 +1,12 @@
 package manifest
 
 import (
+	"bytes"
 	"errors"
+	"io"
 	"strings"
 	"testing"
+	"testing/iotest"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -162,31 +165,104 @@ func TestRewriteSyntaxErrors(t *testing.T) {
 	}
 }
 
-func TestSplitDocuments(t *testing.T) {
-	in := "a: 1\n---\nb: 2\n--- \nc: 3\n---x: 4\n  ---\n---\t# t\n"
-	var got []string
-	var lines []int
-	for _, c := range splitDocuments([]byte(in)) {
-		got = append(got, string(c.data))
-		lines = append(lines, c.line)
+// split collects the chunks of in, copying each, since splitDocuments
+// reuses its buffer.
+func split(t *testing.T, in string) []chunk {
+	t.Helper()
+	var out []chunk
+	err := splitDocuments(strings.NewReader(in), func(c chunk) error {
 		if in[c.offset:c.offset+len(c.data)] != string(c.data) {
 			t.Errorf("chunk at %d does not match the stream", c.offset)
 		}
+		c.data = bytes.Clone(c.data)
+		out = append(out, c)
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
-	want := []string{"a: 1\n", "---\nb: 2\n", "--- \nc: 3\n---x: 4\n  ---\n", "---\t# t\n"}
-	// Comments, directives and empty documents join the document after them.
-	in2 := "# c\n---\n---\n%YAML 1.2\n--- # d\nkind: A\n--- {kind: B}\n---\nkind: C\n"
-	var got2 []string
-	for _, c := range splitDocuments([]byte(in2)) {
-		got2 = append(got2, string(c.data))
+	return out
+}
+
+func TestSplitDocuments(t *testing.T) {
+	tests := []struct {
+		name, in string
+		want     []string
+		lines    []int
+	}{
+		{"markers", "a: 1\n---\nb: 2\n--- \nc: 3\n---x: 4\n  ---\n---\t# t\n",
+			[]string{"a: 1\n", "---\nb: 2\n", "--- \nc: 3\n---x: 4\n  ---\n", "---\t# t\n"}, []int{1, 2, 4, 8}},
+		{"comments, directives and empty documents join the next document",
+			"# c\n---\n---\n%YAML 1.2\n--- # d\nkind: A\n--- {kind: B}\n---\nkind: C\n",
+			[]string{"# c\n---\n---\n%YAML 1.2\n--- # d\nkind: A\n", "--- {kind: B}\n", "---\nkind: C\n"}, []int{1, 7, 8}},
+		{"directive after a document", "a: 1\n...\n%YAML 1.1\n# c\n---\nb: 2",
+			[]string{"a: 1\n...\n", "%YAML 1.1\n# c\n---\nb: 2"}, []int{1, 3}},
+		{"empty", "", nil, nil},
 	}
-	if diff := cmp.Diff([]string{"# c\n---\n---\n%YAML 1.2\n--- # d\nkind: A\n", "--- {kind: B}\n", "---\nkind: C\n"}, got2); diff != "" {
-		t.Errorf("chunks (-want +got):\n%s", diff)
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var got []string
+			var lines []int
+			for _, c := range split(t, tc.in) {
+				got = append(got, string(c.data))
+				lines = append(lines, c.line)
+			}
+			if diff := cmp.Diff(tc.want, got); diff != "" {
+				t.Errorf("chunks (-want +got):\n%s", diff)
+			}
+			if diff := cmp.Diff(tc.lines, lines); diff != "" {
+				t.Errorf("first lines (-want +got):\n%s", diff)
+			}
+		})
 	}
-	if diff := cmp.Diff(want, got); diff != "" {
-		t.Errorf("chunks (-want +got):\n%s", diff)
+}
+
+// TestLongLines covers lines longer than the reader's buffer, as in JSON
+// written on one line.
+func TestLongLines(t *testing.T) {
+	pad := strings.Repeat("x", 200<<10)
+	in := `{"kind":"Pod","metadata":{"name":"` + pad + `"},"spec":{"containers":[{"image":"nginx"}]}}` + "\n---\n" +
+		"kind: Pod\nmetadata: {name: " + pad + "}\nspec: {containers: [{image: quay.io/a/b}]}\n"
+	res, err := Rewrite("long.json", []byte(in), engine(t))
+	if err != nil {
+		t.Fatal(err)
 	}
-	if diff := cmp.Diff([]int{1, 2, 4, 8}, lines); diff != "" {
-		t.Errorf("first lines (-want +got):\n%s", diff)
+	want := strings.Replace(strings.Replace(in, `"image":"nginx"`, `"image":"`+ecr+`/dockerhub/nginx"`, 1),
+		"image: quay.io/a/b", "image: "+ecr+"/quay/a/b", 1)
+	if string(res.Output) != want || res.Documents != 2 || res.Images[1].Line != 5 {
+		t.Errorf("documents %d, second image at line %d, output as expected: %v", res.Documents, res.Images[1].Line, string(res.Output) == want)
+	}
+}
+
+// TestScanKeepsWhatItIsAsked checks that Scan counts every image but keeps
+// only the chosen ones, and that Apply gives what Rewrite gives.
+func TestScanKeepsWhatItIsAsked(t *testing.T) {
+	in := "kind: Pod\nspec:\n  containers: [{image: nginx}, {image: ghcr.io/x}, {image: Bad}]\n"
+	res, err := Scan("in", strings.NewReader(in), engine(t), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Images) != 0 || res.Rewrites != 1 || res.Changed != 1 || len(res.Warnings) != 1 {
+		t.Errorf("kept %d images, %d rewrites, %d changed documents, %d warnings; want 0, 1, 1, 1",
+			len(res.Images), res.Rewrites, res.Changed, len(res.Warnings))
+	}
+	var out bytes.Buffer
+	if err := res.Apply(&out, strings.NewReader(in)); err != nil {
+		t.Fatal(err)
+	}
+	all, err := Rewrite("in", []byte(in), engine(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out.String() != string(all.Output) || len(all.Images) != 3 {
+		t.Errorf("Apply gave %q, Rewrite %q with %d images", out.String(), all.Output, len(all.Images))
+	}
+}
+
+// TestScanReadError reports a stream that fails while being read.
+func TestScanReadError(t *testing.T) {
+	_, err := Scan("pipe", io.MultiReader(strings.NewReader("kind: Pod\n"), iotest.ErrReader(errors.New("broken pipe"))), engine(t), nil)
+	if err == nil || !strings.Contains(err.Error(), "reading pipe: broken pipe") {
+		t.Errorf("Scan = %v, want the read error", err)
 	}
 }

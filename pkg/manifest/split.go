@@ -1,6 +1,9 @@
 package manifest
 
-import "bytes"
+import (
+	"bufio"
+	"io"
+)
 
 // chunk is a run of a stream that holds one document: it starts at a "---"
 // line, or at the start of the stream.
@@ -11,65 +14,69 @@ type chunk struct {
 	offset, line int
 }
 
-// splitDocuments cuts a stream at its document start markers, without
-// parsing it, so that each document can be decoded on its own. A marker is
-// "---" at the start of a line, followed by the end of the line or by
-// white space; inside a document such a line could only belong to a
+// splitDocuments reads a stream and calls fn with each of its documents,
+// cut at the document start markers without parsing, so that each can be
+// decoded on its own and memory holds one document at a time. A chunk's data
+// is valid only during the call.
+//
+// A marker is "---" at the start of a line, followed by the end of the line
+// or by white space; inside a document such a line could only belong to a
 // top-level block scalar, which Kubernetes objects never are. Markers and
 // comments with no document between them join the next document, and so do
 // directives, so that "%YAML 1.1" reaches the parser with its document.
-func splitDocuments(data []byte) []chunk {
-	var chunks []chunk
+func splitDocuments(r io.Reader, fn func(chunk) error) error {
+	br := bufio.NewReaderSize(r, 64<<10)
+	var buf []byte // the current chunk
 	start, startLine, line := 0, 1, 1
 	content := false
-	// cut and cutLine mark where the next chunk would begin: the current
-	// line, or the first of the directives just before it.
+	// cut and cutLine mark where the next chunk begins, in buf: at the
+	// marker, or at the first of the directives just before it.
 	cut, cutLine := -1, 0
-	for pos := 0; pos < len(data); line++ {
-		end := bytes.IndexByte(data[pos:], '\n')
-		if end < 0 {
-			end = len(data) - pos
-		}
-		text := data[pos : pos+end]
+	for ; ; line++ {
+		text, err := br.ReadSlice('\n')
 		switch {
+		case len(text) == 0:
 		case isMarker(text):
 			if cut < 0 {
-				cut, cutLine = pos, line
+				cut, cutLine = len(buf), line
 			}
 			if content {
-				chunks = append(chunks, chunk{data[start:cut], start, startLine})
-				start, startLine = cut, cutLine
+				if ferr := fn(chunk{buf[:cut], start, startLine}); ferr != nil {
+					return ferr
+				}
+				buf = buf[:copy(buf, buf[cut:])]
+				start, startLine = start+cut, cutLine
 			}
 			content, cut = isContent(text[3:]), -1
-		case len(text) > 0 && text[0] == '%':
+		case text[0] == '%':
 			if cut < 0 {
-				cut, cutLine = pos, line
+				cut, cutLine = len(buf), line
 			}
 		case isContent(text):
 			content, cut = true, -1
 		}
-		pos += end + 1
-	}
-	return append(chunks, chunk{data[start:], start, startLine})
-}
-
-// isContent reports whether a line holds more than white space or a
-// comment.
-func isContent(line []byte) bool {
-	for _, c := range line {
-		switch c {
-		case ' ', '\t', '\r':
-		case '#':
-			return false
-		default:
-			return true
+		buf = append(buf, text...)
+		// A line longer than the reader's buffer comes in pieces; only its
+		// start matters above.
+		for err == bufio.ErrBufferFull {
+			text, err = br.ReadSlice('\n')
+			buf = append(buf, text...)
+		}
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return err
 		}
 	}
-	return false
+	if len(buf) == 0 {
+		return nil
+	}
+	return fn(chunk{buf, start, startLine})
 }
 
 func isMarker(line []byte) bool {
-	if !bytes.HasPrefix(line, []byte("---")) {
+	if len(line) < 3 || string(line[:3]) != "---" {
 		return false
 	}
 	if len(line) == 3 {
@@ -78,6 +85,21 @@ func isMarker(line []byte) bool {
 	switch line[3] {
 	case ' ', '\t', '\r', '\n':
 		return true
+	}
+	return false
+}
+
+// isContent reports whether a line holds more than white space or a
+// comment.
+func isContent(line []byte) bool {
+	for _, c := range line {
+		switch c {
+		case ' ', '\t', '\r', '\n':
+		case '#':
+			return false
+		default:
+			return true
+		}
 	}
 	return false
 }

@@ -1,6 +1,8 @@
 package manifest
 
 import (
+	"cmp"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -93,10 +95,14 @@ var skipKinds = map[string]bool{
 	"Secret":                   true,
 }
 
-// Images returns the image fields of the object n, in document order.
+// Images returns the image fields of the object n, in the order they are
+// written.
 func Images(n *yaml.Node) []Field {
 	var fields []Field
 	walkObject(n, nil, func(f Field) { fields = append(fields, f) })
+	slices.SortStableFunc(fields, func(a, b Field) int {
+		return cmp.Or(a.Node.Line-b.Node.Line, a.Node.Column-b.Node.Column)
+	})
 	return fields
 }
 

@@ -25,7 +25,7 @@ const podSpec = `
 
 func TestImages(t *testing.T) {
 	all := func(prefix string) []string {
-		return []string{prefix + "containers[0].image", prefix + "initContainers[0].image",
+		return []string{prefix + "initContainers[0].image", prefix + "containers[0].image",
 			prefix + "ephemeralContainers[0].image", prefix + "volumes[0].image.reference"}
 	}
 	tests := []struct {

@@ -1,0 +1,149 @@
+package cmd
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/json"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"kmirror.dev/kmirror/pkg/certs"
+)
+
+// lockedBuffer collects a server's logs while a test reads them.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// logged returns the addr of the first log line with message msg.
+func (b *lockedBuffer) logged(msg string) string {
+	sc := bufio.NewScanner(strings.NewReader(b.String()))
+	for sc.Scan() {
+		var line struct{ Msg, Addr string }
+		if json.Unmarshal(sc.Bytes(), &line) == nil && line.Msg == msg {
+			return line.Addr
+		}
+	}
+	return ""
+}
+
+func writeServingCert(t *testing.T) (dir string, roots *x509.CertPool) {
+	t.Helper()
+	dir = t.TempDir()
+	b, err := certs.Generate([]string{"127.0.0.1"}, time.Now(), time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	write(t, dir, "tls.crt", string(b.Cert))
+	write(t, dir, "tls.key", string(b.Key))
+	roots = x509.NewCertPool()
+	roots.AppendCertsFromPEM(b.CA)
+	return dir, roots
+}
+
+func TestServeAnswersUntilCancelled(t *testing.T) {
+	dir, roots := writeServingCert(t)
+	logs := &lockedBuffer{}
+	root := NewRoot()
+	root.SetArgs([]string{"serve", "--addr", "127.0.0.1:0", "--metrics-addr", "127.0.0.1:0",
+		"--tls-cert-file", filepath.Join(dir, "tls.crt"), "--tls-key-file", filepath.Join(dir, "tls.key")})
+	root.SetErr(logs)
+	root.SetOut(io.Discard)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- root.ExecuteContext(ctx) }()
+	var addr, metricsAddr string
+	for deadline := time.Now().Add(30 * time.Second); addr == "" || metricsAddr == ""; time.Sleep(10 * time.Millisecond) {
+		addr, metricsAddr = logs.logged("serving the webhook"), logs.logged("serving metrics")
+		if time.Now().After(deadline) {
+			t.Fatalf("kmirror serve did not start:\n%s", logs)
+		}
+	}
+	client := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: roots}}}
+	defer client.CloseIdleConnections()
+	review := `{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":"u1","operation":"CREATE",
+		"object":{"kind":"Pod","metadata":{"name":"test"},"spec":{"containers":[{"name":"test","image":"k8s.gcr.io/coredns:1.3.1"}]}}}}`
+	resp, err := client.Post("https://"+addr+"/mutate", "application/json", strings.NewReader(review))
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	var answer struct{ Response struct{ Patch []byte } }
+	if err := json.Unmarshal(body, &answer); err != nil {
+		t.Fatalf("%s: %v", body, err)
+	}
+	want := `[{"op":"replace","path":"/spec/containers/0/image","value":"` + ecr + `/gcr/google_containers/coredns:1.3.1"}]`
+	if string(answer.Response.Patch) != want {
+		t.Errorf("patch %s, want %s", answer.Response.Patch, want)
+	}
+	resp, err = http.Get("http://" + metricsAddr + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	metrics, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !strings.Contains(string(metrics), `kmirror_admission_requests_total{result="patched"} 1`) {
+		t.Errorf("metrics:\n%s", metrics)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Errorf("serve: %v", err)
+	}
+	if !strings.Contains(logs.String(), `"msg":"stopped"`) {
+		t.Errorf("no clean stop in the logs:\n%s", logs)
+	}
+}
+
+func TestServeFlagErrors(t *testing.T) {
+	dir, _ := writeServingCert(t)
+	cert, key := filepath.Join(dir, "tls.crt"), filepath.Join(dir, "tls.key")
+	if err := os.WriteFile(filepath.Join(dir, "bad.key"), []byte("not a key"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{nil, "--tls-cert-file and --tls-key-file are required"},
+		{[]string{"--tls-cert-file", cert}, "--tls-cert-file and --tls-key-file are required"},
+		{[]string{"--tls-cert-file", cert, "--tls-key-file", key, "--log-format", "xml"}, "--log-format must be json or text"},
+		{[]string{"--tls-cert-file", cert, "--tls-key-file", key, "--log-level", "loud"}, "--log-level must be"},
+		{[]string{"--tls-cert-file", cert, "--tls-key-file", key, "--shutdown-delay", "-1s"}, "--shutdown-delay must not be negative"},
+		{[]string{"--tls-cert-file", cert, "--tls-key-file", filepath.Join(dir, "bad.key")}, "loading the TLS certificate"},
+		{[]string{"--tls-cert-file", cert, "--tls-key-file", filepath.Join(dir, "missing.key")}, "reading the TLS key"},
+		{[]string{"--tls-cert-file", cert, "--tls-key-file", key, "--rules", "no-such-preset"}, "no preset"},
+		{[]string{"--tls-cert-file", cert, "--tls-key-file", key, "--addr", "127.0.0.1:99999"}, "--addr: listen tcp"},
+		{[]string{"--tls-cert-file", cert, "--tls-key-file", key, "--addr", "127.0.0.1:0", "--metrics-addr", "127.0.0.1:99999"}, "--metrics-addr: listen tcp"},
+	} {
+		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
+			_, stderr, code := run(t, "", append([]string{"serve"}, tc.args...)...)
+			if code != 2 || !strings.Contains(stderr, tc.want) {
+				t.Errorf("exit %d, stderr %q; want 2 and %q", code, stderr, tc.want)
+			}
+		})
+	}
+}

@@ -1,0 +1,132 @@
+// Package install makes the Kubernetes objects that run kmirror's webhook
+// in a cluster, or that register one running outside it.
+//
+// In a cluster: a Namespace, a ServiceAccount, a ConfigMap with the rules,
+// a TLS Secret from a CA generated on the spot, a Service, a Deployment of
+// two replicas spread across nodes, a PodDisruptionBudget and the
+// MutatingWebhookConfiguration, in an order `kubectl apply` accepts.
+// Outside a cluster: the MutatingWebhookConfiguration alone, pointing at a
+// URL.
+//
+// The webhook configuration fails open (failurePolicy: Ignore): when kmirror
+// cannot answer, Pods are admitted with their images unchanged rather than
+// refused. It skips kube-system, the webhook's own namespace, and any
+// namespace or object labelled [OptOutLabel]=[OptOutValue].
+package install
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net/url"
+	"time"
+
+	"kmirror.dev/kmirror/pkg/certs"
+)
+
+// Names of what is installed.
+const (
+	// Name is the name of every namespaced object, and the app label.
+	Name = "kmirror"
+	// DefaultNamespace is where the webhook runs unless told otherwise.
+	DefaultNamespace = "kmirror-system"
+	// WebhookName names the webhook in its configuration.
+	WebhookName = "mirror.kmirror.dev"
+	// OptOutLabel, set to OptOutValue on a namespace or an object, keeps
+	// the webhook away from it.
+	OptOutLabel = "kmirror.dev/mirror"
+	OptOutValue = "disabled"
+	// TimeoutSeconds is how long the API server waits for an answer before
+	// it admits the object unchanged.
+	TimeoutSeconds = 3
+	// CertValidity is how long the generated CA and certificate are valid.
+	CertValidity = 10 * 365 * 24 * time.Hour
+)
+
+// Options say what to install.
+type Options struct {
+	// Namespace is where the webhook runs, and the namespace it skips.
+	Namespace string
+	// Image is the kmirror image the Deployment runs.
+	Image string
+	// Rules is the rules file, shipped in a ConfigMap.
+	Rules []byte
+	// Certs is the webhook's certificate; generated when nil.
+	Certs *certs.Bundle
+
+	// WebhookURL, when set, installs only a webhook configuration that
+	// calls kmirror at this URL, outside the cluster; CABundle is the CA
+	// that signed its certificate.
+	WebhookURL string
+	CABundle   []byte
+}
+
+// Validate checks that the options go together.
+func (o *Options) Validate() error {
+	if o.WebhookURL != "" {
+		u, err := url.Parse(o.WebhookURL)
+		if err != nil {
+			return fmt.Errorf("webhook URL: %w", err)
+		}
+		if u.Scheme != "https" || u.Host == "" {
+			return fmt.Errorf("webhook URL %q: the API server calls webhooks over https only", o.WebhookURL)
+		}
+		if len(o.CABundle) == 0 {
+			return errors.New("a webhook outside the cluster needs the CA that signed its certificate")
+		}
+		return nil
+	}
+	if o.Namespace == "" || o.Image == "" {
+		return errors.New("the in-cluster install needs a namespace and an image")
+	}
+	if len(o.Rules) == 0 {
+		return errors.New("the in-cluster install needs rules")
+	}
+	return nil
+}
+
+// Objects returns the objects to apply, in order.
+func Objects(o Options) ([]any, error) {
+	if err := o.Validate(); err != nil {
+		return nil, err
+	}
+	if o.WebhookURL != "" {
+		return []any{webhookConfiguration(o, clientConfigURL(o.WebhookURL, o.CABundle))}, nil
+	}
+	if o.Certs == nil {
+		b, err := certs.Generate(ServiceHosts(o.Namespace), time.Now(), CertValidity)
+		if err != nil {
+			return nil, err
+		}
+		o.Certs = b
+	}
+	return []any{
+		namespace(o),
+		serviceAccount(o),
+		rulesConfigMap(o),
+		tlsSecret(o),
+		service(o),
+		deployment(o),
+		podDisruptionBudget(o),
+		webhookConfiguration(o, clientConfigService(o)),
+	}, nil
+}
+
+// ServiceHosts are the names the webhook's Service answers to, which its
+// certificate must carry.
+func ServiceHosts(namespace string) []string {
+	svc := Name + "." + namespace
+	return []string{svc + ".svc", svc + ".svc.cluster.local", svc}
+}
+
+// checksum changes when the rules or the certificate do, so that applying
+// new ones rolls the Deployment.
+func checksum(o Options) string {
+	h := sha256.New()
+	for _, b := range [][]byte{o.Rules, o.Certs.Cert, o.Certs.Key} {
+		h.Write(b)
+		h.Write([]byte{0})
+	}
+	return hex.EncodeToString(h.Sum(nil))
+}

@@ -1,0 +1,180 @@
+package admission
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"sigs.k8s.io/kustomize/kyaml/yaml"
+)
+
+// jsonDocs are documents whose trees parseJSON must make exactly as yaml.v3
+// does.
+var jsonDocs = []string{
+	`{}`,
+	`[]`,
+	`{"a":1,"b":-2.5e3,"c":true,"d":false,"e":null,"f":"x","g":[1,[2,[]],{}],"h":{"i":{"j":"k"}}}`,
+	` { "spaced" : [ 1 , 2 ] , "tabs"	:	"\t" } `,
+	"{\n  \"lines\": [\n    1,\n    {\"a\": \"b\"}\r\n  ]\n}\n",
+	`{"image":"k8s.gcr.io/coredns:1.3.1","quoted":"\"q\"","unicode":"\u00e9t\u00e9","raw":"été"}`,
+	`{"null":"null","true":"true","number":"1","empty":""}`,
+	`{"dup":1,"dup":2}`,
+	`{"deep":[[[[[[[[[[{"x":[0,-0,0.5,1E+2,1e-2]}]]]]]]]]]]}`,
+	`"a string"`,
+	`42`,
+	`{"kind":"Pod","metadata":{"name":"p","annotations":{"a/b":"c~d"}},"spec":{"containers":[{"name":"c","image":"nginx"}]}}`,
+}
+
+func TestParseJSONMatchesYAML(t *testing.T) {
+	docs := append([]string{}, jsonDocs...)
+	docs = append(docs, string(podJSON(t, samplePod)))
+	for i, doc := range docs {
+		t.Run(fmt.Sprint(i), func(t *testing.T) {
+			got, err := parseJSON([]byte(doc))
+			if err != nil {
+				t.Fatal(err)
+			}
+			var want yaml.Node
+			if err := yaml.Unmarshal([]byte(doc), &want); err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(shape(want.Content[0]), shape(got)); diff != "" {
+				t.Errorf("tree (-yaml.v3 +parseJSON):\n%s", diff)
+			}
+		})
+	}
+}
+
+// shape is the part of a node tree the walk reads.
+type nodeShape struct {
+	Line    int
+	Column  int
+	Kind    yaml.Kind
+	Tag     string
+	Value   string
+	Style   yaml.Style
+	Content []nodeShape
+}
+
+func shape(n *yaml.Node) nodeShape {
+	s := nodeShape{Line: n.Line, Column: n.Column, Kind: n.Kind, Tag: n.Tag, Value: n.Value, Style: n.Style}
+	if n.Kind != yaml.ScalarNode {
+		s.Value = ""
+	}
+	for _, c := range n.Content {
+		s.Content = append(s.Content, shape(c))
+	}
+	return s
+}
+
+// TestArenaReuse parses documents one after the other in one arena, big
+// and small, valid and not, as the handler does from request to request.
+func TestArenaReuse(t *testing.T) {
+	docs := append([]string{string(podJSON(t, samplePod)), `{"x":`}, jsonDocs...)
+	docs = append(docs, docs...)
+	a := new(arena)
+	for i, doc := range docs {
+		want, wantErr := parseJSON([]byte(doc))
+		got, err := a.parseJSON([]byte(doc))
+		if (err == nil) != (wantErr == nil) {
+			t.Fatalf("document %d: error %v, want %v", i, err, wantErr)
+		}
+		if err == nil {
+			if diff := cmp.Diff(shape(want), shape(got)); diff != "" {
+				t.Errorf("document %d in a used arena (-fresh +reused):\n%s", i, diff)
+			}
+		}
+		a.release()
+		a = arenas.Get().(*arena)
+	}
+}
+
+func TestParseJSONRejectsMalformed(t *testing.T) {
+	for _, doc := range []string{
+		``, ` `, `{`, `}`, `{"a"}`, `{"a":}`, `{"a":1,}`, `[1,]`, `[1 2]`, `{a:1}`, `{'a':1}`,
+		`"unterminated`, "\"tab\tinside\"", `"bad \x escape"`, `01`, `-`, `1.`, `1e`, `.5`, `+1`,
+		`tru`, `nul`, `[true false]`, `{} {}`, `{"a":1}x`, `NaN`,
+		strings.Repeat("[", maxDepth+1) + strings.Repeat("]", maxDepth+1),
+	} {
+		if _, err := parseJSON([]byte(doc)); err == nil {
+			t.Errorf("no error for %q", doc)
+		}
+		if json.Valid([]byte(doc)) {
+			t.Errorf("test case %q is valid JSON", doc)
+		}
+	}
+}
+
+// FuzzParseJSON holds parseJSON to encoding/json: it accepts exactly the
+// valid documents, and reads the same values from them.
+func FuzzParseJSON(f *testing.F) {
+	for _, doc := range jsonDocs {
+		f.Add([]byte(doc))
+	}
+	f.Add([]byte(`"\ud83d\ude00 \ud800 \u2028"`))
+	// JSON escapes a slash, YAML does not.
+	f.Add([]byte(`{"slash":"a\/b"}`))
+	f.Add([]byte("\"\xff\""))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		n, err := parseJSON(data)
+		if valid := json.Valid(data); valid != (err == nil) {
+			t.Fatalf("json.Valid is %v, parseJSON error is %v", valid, err)
+		}
+		if err != nil {
+			return
+		}
+		dec := json.NewDecoder(bytes.NewReader(data))
+		dec.UseNumber()
+		var want any
+		if err := dec.Decode(&want); err != nil {
+			t.Fatal(err)
+		}
+		if diff := cmp.Diff(want, toAny(n)); diff != "" {
+			t.Errorf("value (-encoding/json +parseJSON):\n%s", diff)
+		}
+	})
+}
+
+// toAny returns the value encoding/json decodes, with UseNumber, from the
+// document n was parsed from.
+func toAny(n *yaml.Node) any {
+	switch n.Kind {
+	case yaml.MappingNode:
+		m := map[string]any{}
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			m[n.Content[i].Value] = toAny(n.Content[i+1])
+		}
+		return m
+	case yaml.SequenceNode:
+		s := []any{}
+		for _, c := range n.Content {
+			s = append(s, toAny(c))
+		}
+		return s
+	}
+	switch n.Tag {
+	case "!!null":
+		return nil
+	case "!!bool":
+		return n.Value == "true"
+	case "!!int", "!!float":
+		return json.Number(n.Value)
+	}
+	return n.Value
+}
+
+func TestPlainASCII(t *testing.T) {
+	for c := range 256 {
+		for _, at := range []int{0, 3, 7, 8, 13, 15} {
+			b := []byte("abcdefghijklmnop")
+			b[at] = byte(c)
+			want := c >= 0x20 && c < 0x80 && c != '\\'
+			if got := plainASCII(string(b)); got != want {
+				t.Errorf("byte %#x at %d: %v, want %v", c, at, got, want)
+			}
+		}
+	}
+}

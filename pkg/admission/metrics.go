@@ -1,0 +1,80 @@
+package admission
+
+import (
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"kmirror.dev/kmirror/pkg/mirror"
+)
+
+// Metrics are the webhook's Prometheus metrics. A nil *Metrics records
+// nothing.
+type Metrics struct {
+	// Registry holds the metrics below, and the Go runtime and process
+	// collectors.
+	Registry *prometheus.Registry
+
+	requests   *prometheus.CounterVec
+	rewritten  *prometheus.CounterVec
+	latency    prometheus.Histogram
+	certExpiry prometheus.Gauge
+}
+
+// NewMetrics registers the metrics in a registry of their own.
+func NewMetrics() *Metrics {
+	m := &Metrics{
+		Registry: prometheus.NewRegistry(),
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "kmirror_admission_requests_total",
+			Help: "Admission requests by result: patched, unchanged, bad_request or error.",
+		}, []string{"result"}),
+		rewritten: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "kmirror_admission_images_rewritten_total",
+			Help: "Images rewritten by the webhook, by action: mirrored or escaped.",
+		}, []string{"action"}),
+		latency: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "kmirror_admission_request_duration_seconds",
+			Help:    "Time from reading an admission request to answering it.",
+			Buckets: prometheus.ExponentialBuckets(0.00025, 2, 14),
+		}),
+		certExpiry: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "kmirror_tls_certificate_expiry_timestamp_seconds",
+			Help: "When the serving certificate expires, as a Unix time.",
+		}),
+	}
+	for _, r := range []string{ResultPatched, ResultUnchanged, ResultBadRequest, ResultError} {
+		m.requests.WithLabelValues(r)
+	}
+	for _, a := range []mirror.Action{mirror.Mirrored, mirror.Escaped} {
+		m.rewritten.WithLabelValues(string(a))
+	}
+	m.Registry.MustRegister(m.requests, m.rewritten, m.latency, m.certExpiry,
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return m
+}
+
+// observe counts one request.
+func (m *Metrics) observe(result string, mut *Mutation, took time.Duration) {
+	if m == nil {
+		return
+	}
+	m.requests.WithLabelValues(result).Inc()
+	m.latency.Observe(took.Seconds())
+	if mut == nil {
+		return
+	}
+	for i := range mut.Images {
+		if d := &mut.Images[i].Decision; d.Changed() {
+			m.rewritten.WithLabelValues(string(d.Action)).Inc()
+		}
+	}
+}
+
+// certificateLoaded records the expiry of a newly loaded certificate.
+func (m *Metrics) certificateLoaded(notAfter time.Time) {
+	if m != nil {
+		m.certExpiry.Set(float64(notAfter.Unix()))
+	}
+}

@@ -1,0 +1,183 @@
+package admission
+
+import (
+	"errors"
+	"fmt"
+
+	"sigs.k8s.io/kustomize/kyaml/yaml"
+
+	"kmirror.dev/kmirror/pkg/manifest"
+	"kmirror.dev/kmirror/pkg/mirror"
+)
+
+// Kept says why an image field was left alone without asking the engine.
+type Kept string
+
+// The reasons an image is kept.
+const (
+	// Decided: the engine decided the image.
+	Decided Kept = ""
+	// SameAsOld: on UPDATE, the container had this image already.
+	SameAsOld Kept = "unchanged by the update"
+	// EscapedBefore: the escape annotation records this image for the
+	// container.
+	EscapedBefore Kept = "escaped before"
+)
+
+// Image is one image field of an object and what became of it.
+type Image struct {
+	manifest.Field
+	// Decision is the engine's answer; for a kept image, Result equals
+	// Image.
+	Decision mirror.Decision
+	Kept     Kept
+}
+
+// Mutation is the answer for one object.
+type Mutation struct {
+	// Images lists every image field of the object, in document order.
+	Images []Image
+	// Warnings are for the user who sent the object: images that are not
+	// valid references.
+	Warnings []string
+	ops      []patchOp
+}
+
+// Rewritten returns the images whose value changes.
+func (m *Mutation) Rewritten() []Image {
+	var out []Image
+	for _, img := range m.Images {
+		if img.Decision.Changed() {
+			out = append(out, img)
+		}
+	}
+	return out
+}
+
+// Patch returns the JSON patch (RFC 6902) that applies the mutation, or nil
+// when nothing changes.
+func (m *Mutation) Patch() []byte {
+	if len(m.ops) == 0 {
+		return nil
+	}
+	return appendPatch(make([]byte, 0, 128*len(m.ops)), m.ops)
+}
+
+// patchOp is one JSON patch operation.
+type patchOp struct {
+	Op    string `json:"op"`
+	Path  string `json:"path"`
+	Value any    `json:"value,omitempty"`
+}
+
+// ErrObject is wrapped by the errors of an object that cannot be read.
+var ErrObject = errors.New("reading the object")
+
+// Mutate decides every image of object, a JSON object, with eng. old is the
+// object before an UPDATE, or nil.
+func Mutate(eng *mirror.Engine, object, old []byte) (*Mutation, error) {
+	root, err := parseObject(object)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrObject, err)
+	}
+	var oldRoot *yaml.Node
+	if old != nil {
+		if oldRoot, err = parseObject(old); err != nil {
+			return nil, fmt.Errorf("%w: the old object: %w", ErrObject, err)
+		}
+	}
+	return mutate(eng.Decide, root, oldRoot), nil
+}
+
+// mutate decides every image of the object root with decide, which is
+// Engine.Decide or remembers its answers; old is the object before an
+// UPDATE, or nil.
+func mutate(decide func(string) mirror.Decision, root, old *yaml.Node) *Mutation {
+	var before map[containerKey]string
+	if old != nil {
+		before = map[containerKey]string{}
+		for _, f := range manifest.Images(old) {
+			before[keyOf(f)] = value(f.Node)
+		}
+	}
+	fields := manifest.Images(root)
+	m := &Mutation{Images: make([]Image, 0, len(fields))}
+	mem := newMemory(root)
+	for _, f := range fields {
+		img := value(f.Node)
+		d := mirror.Decision{Image: img, Result: img, Action: mirror.NoRule}
+		kept := Decided
+		if prev, ok := before[keyOf(f)]; ok && prev == img {
+			kept = SameAsOld
+		} else if mem.recorded(f, img) {
+			kept = EscapedBefore
+		} else {
+			d = decide(img)
+		}
+		if d.Action == mirror.Invalid {
+			m.Warnings = append(m.Warnings, fmt.Sprintf("kmirror: %s: %v; left unchanged", f.Path, d.Err))
+		}
+		if d.Changed() {
+			if at, err := pointer(root, f.Path); err != nil {
+				m.Warnings = append(m.Warnings, fmt.Sprintf("kmirror: %s: %v; left unchanged", f.Path, err))
+				d.Result = d.Image
+			} else {
+				m.ops = append(m.ops, patchOp{Op: "replace", Path: at, Value: d.Result})
+			}
+		}
+		mem.keep(f, d)
+		m.Images = append(m.Images, Image{Field: f, Decision: d, Kept: kept})
+	}
+	ops, err := mem.ops()
+	if err != nil {
+		m.Warnings = append(m.Warnings, fmt.Sprintf("kmirror: cannot record the escaped images in %s: %v", EscapedAnnotation, err))
+	}
+	m.ops = append(m.ops, ops...)
+	return m
+}
+
+// parseObject parses a JSON object into the node tree the walk reads.
+func parseObject(data []byte) (*yaml.Node, error) {
+	n, err := parseJSON(data)
+	if err != nil {
+		return nil, err
+	}
+	if n.Kind != yaml.MappingNode {
+		return nil, errors.New("not a JSON object")
+	}
+	return n, nil
+}
+
+// value returns the image a field holds.
+func value(n *yaml.Node) string {
+	if n.Kind == yaml.AliasNode {
+		n = n.Alias
+	}
+	return n.Value
+}
+
+// containerKey names an image field so that it can be found again in
+// another version of its object: by pod spec, list and entry name, as
+// entries can move in their lists. An entry without a name is named by its
+// path.
+type containerKey struct {
+	spec, list, name string
+}
+
+func keyOf(f manifest.Field) containerKey {
+	spec, ok := specPath(f)
+	if f.Name == "" || !ok {
+		return containerKey{spec: pathKey(f.Path)}
+	}
+	return containerKey{spec: pathKey(spec), list: f.List, name: f.Name}
+}
+
+// specPath returns the path of the pod spec that holds f.
+func specPath(f manifest.Field) (manifest.Path, bool) {
+	for i := len(f.Path) - 1; i >= 0; i-- {
+		if f.Path[i].Key == f.List {
+			return f.Path[:i], true
+		}
+	}
+	return nil, false
+}
