@@ -59,6 +59,9 @@ func (p Path) String() string {
 	return b.String()
 }
 
+// pointerEscaper escapes a key for a JSON pointer.
+var pointerEscaper = strings.NewReplacer("~", "~0", "/", "~1")
+
 // Pointer formats p as a JSON pointer (RFC 6901), "/spec/containers/0/image".
 func (p Path) Pointer() string {
 	var b strings.Builder
@@ -68,7 +71,7 @@ func (p Path) Pointer() string {
 			b.WriteString(strconv.Itoa(e.Index))
 			continue
 		}
-		b.WriteString(strings.NewReplacer("~", "~0", "/", "~1").Replace(e.Key))
+		b.WriteString(pointerEscaper.Replace(e.Key))
 	}
 	return b.String()
 }
