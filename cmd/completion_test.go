@@ -16,7 +16,7 @@ func TestCompletionScripts(t *testing.T) {
 		"zsh":  "#compdef kmirror",
 		"fish": "# fish completion for kmirror",
 	} {
-		stdout, stderr, code := runCLI(t, "", "completion", shell)
+		stdout, stderr, code := run(t, "", "completion", shell)
 		if code != 0 || !strings.HasPrefix(stdout, head) {
 			t.Errorf("completion %s: exit %d, stderr %q, script starts %.40q; want %q", shell, code, stderr, stdout, head)
 		}
@@ -47,7 +47,7 @@ func TestCompletionCandidates(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
-			stdout, _, code := runCLI(t, "", tc.args...)
+			stdout, _, code := run(t, "", tc.args...)
 			if code != 0 {
 				t.Fatalf("exit %d", code)
 			}

@@ -1,7 +1,6 @@
 package cmd
 
 import (
-	"bytes"
 	"encoding/json"
 	"os"
 	"path/filepath"
@@ -11,27 +10,6 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 )
-
-// runCLI runs kmirror in-process as main would and returns what it
-// printed and its exit status.
-func runCLI(t *testing.T, stdin string, args ...string) (stdout, stderr string, code int) {
-	t.Helper()
-	t.Setenv("NO_COLOR", "")
-	var out, errOut bytes.Buffer
-	root := NewRoot()
-	root.SetArgs(args)
-	root.SetIn(strings.NewReader(stdin))
-	root.SetOut(&out)
-	root.SetErr(&errOut)
-	err := root.Execute()
-	if code = ExitCode(err); code == 2 {
-		errOut.WriteString("kmirror: " + err.Error() + "\n")
-	}
-	return out.String(), errOut.String(), code
-}
-
-// defaultMirror is the registry of the default rules.
-const defaultMirror = "048912060910.dkr.ecr.cn-northwest-1.amazonaws.com.cn"
 
 // imagesInventory holds an image of every kind of decision.
 const imagesInventory = `apiVersion: apps/v1
@@ -44,7 +22,7 @@ spec:
       - {name: init, image: direct.to/busybox:1.36}
       containers:
       - {name: web, image: nginx:1.25}
-      - {name: proxy, image: ` + defaultMirror + `/quay/envoy/envoy:v1}
+      - {name: proxy, image: ` + ecr + `/quay/envoy/envoy:v1}
       - {name: app, image: ghcr.io/acme/app:2}
       - {name: bad, image: "Nginx"}
 ---
@@ -62,19 +40,19 @@ func TestImagesTable(t *testing.T) {
 	if err := os.WriteFile(file, []byte(imagesInventory), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	stdout, stderr, code := runCLI(t, "", "images", file)
+	stdout, stderr, code := run(t, "", "images", file)
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}
 	rows := [][]string{
 		{"LOCATION", "OBJECT", "FIELD", "IMAGE", "MIRROR", "RULE"},
 		{file + ":8", "Deployment shop/web", "spec.template.spec.initContainers[0].image", "direct.to/busybox:1.36", "busybox:1.36", "escaped"},
-		{file + ":10", "Deployment shop/web", "spec.template.spec.containers[0].image", "nginx:1.25", defaultMirror + "/dockerhub/nginx:1.25", "docker.io/"},
-		{file + ":11", "Deployment shop/web", "spec.template.spec.containers[1].image", defaultMirror + "/quay/envoy/envoy:v1", defaultMirror + "/quay/envoy/envoy:v1", "already mirrored"},
+		{file + ":10", "Deployment shop/web", "spec.template.spec.containers[0].image", "nginx:1.25", ecr + "/dockerhub/nginx:1.25", "docker.io/"},
+		{file + ":11", "Deployment shop/web", "spec.template.spec.containers[1].image", ecr + "/quay/envoy/envoy:v1", ecr + "/quay/envoy/envoy:v1", "already mirrored"},
 		{file + ":12", "Deployment shop/web", "spec.template.spec.containers[2].image", "ghcr.io/acme/app:2", "ghcr.io/acme/app:2", "no rule"},
 		{file + ":13", "Deployment shop/web", "spec.template.spec.containers[3].image", "Nginx", "Nginx", "invalid"},
-		{file + ":20", "Pod p", "spec.containers[0].image", "nginx:1.25", defaultMirror + "/dockerhub/nginx:1.25", "docker.io/"},
-		{file + ":21", "Pod p", "spec.containers[1].image", "quay.io/coreos/etcd:v3.5.0", defaultMirror + "/quay/coreos/etcd:v3.5.0", "quay.io/"},
+		{file + ":20", "Pod p", "spec.containers[0].image", "nginx:1.25", ecr + "/dockerhub/nginx:1.25", "docker.io/"},
+		{file + ":21", "Pod p", "spec.containers[1].image", "quay.io/coreos/etcd:v3.5.0", ecr + "/quay/coreos/etcd:v3.5.0", "quay.io/"},
 	}
 	if diff := cmp.Diff(alignedTable(rows), stdout); diff != "" {
 		t.Errorf("table (-want +got):\n%s", diff)
@@ -108,12 +86,12 @@ func alignedTable(rows [][]string) string {
 var ansiCodes = regexp.MustCompile("\x1b\\[[0-9;]*m")
 
 func TestImagesTableColor(t *testing.T) {
-	plain, _, _ := runCLI(t, imagesInventory, "images", "--color", "never")
-	colored, _, _ := runCLI(t, imagesInventory, "images", "--color", "always")
+	plain, _, _ := run(t, imagesInventory, "images", "--color", "never")
+	colored, _, _ := run(t, imagesInventory, "images", "--color", "always")
 	if strings.Contains(plain, "\x1b[") {
 		t.Errorf("--color never: escape codes in\n%s", plain)
 	}
-	for _, want := range []string{"\x1b[1mLOCATION\x1b[22m", "\x1b[32m" + defaultMirror + "/dockerhub/nginx:1.25\x1b[0m", "\x1b[33mno rule\x1b[0m", "\x1b[31minvalid\x1b[0m", "\x1b[36mescaped\x1b[0m"} {
+	for _, want := range []string{"\x1b[1mLOCATION\x1b[22m", "\x1b[32m" + ecr + "/dockerhub/nginx:1.25\x1b[0m", "\x1b[33mno rule\x1b[0m", "\x1b[31minvalid\x1b[0m", "\x1b[36mescaped\x1b[0m"} {
 		if !strings.Contains(colored, want) {
 			t.Errorf("--color always: no %q in\n%s", want, colored)
 		}
@@ -125,7 +103,7 @@ func TestImagesTableColor(t *testing.T) {
 }
 
 func TestImagesJSON(t *testing.T) {
-	stdout, _, code := runCLI(t, imagesInventory, "images", "-o", "json")
+	stdout, _, code := run(t, imagesInventory, "images", "-o", "json")
 	if code != 0 {
 		t.Fatalf("exit %d", code)
 	}
@@ -151,12 +129,12 @@ func TestImagesJSON(t *testing.T) {
 	web := object{"Deployment", "shop", "web"}
 	want := []entry{
 		{"stdin", "spec.template.spec.initContainers[0].image", "direct.to/busybox:1.36", "busybox:1.36", "escaped", "", 1, 8, web},
-		{"stdin", "spec.template.spec.containers[0].image", "nginx:1.25", defaultMirror + "/dockerhub/nginx:1.25", "mirrored", "docker.io/", 1, 10, web},
-		{"stdin", "spec.template.spec.containers[1].image", defaultMirror + "/quay/envoy/envoy:v1", defaultMirror + "/quay/envoy/envoy:v1", "already mirrored", "quay.io/", 1, 11, web},
+		{"stdin", "spec.template.spec.containers[0].image", "nginx:1.25", ecr + "/dockerhub/nginx:1.25", "mirrored", "docker.io/", 1, 10, web},
+		{"stdin", "spec.template.spec.containers[1].image", ecr + "/quay/envoy/envoy:v1", ecr + "/quay/envoy/envoy:v1", "already mirrored", "quay.io/", 1, 11, web},
 		{"stdin", "spec.template.spec.containers[2].image", "ghcr.io/acme/app:2", "ghcr.io/acme/app:2", "no rule", "", 1, 12, web},
 		{"stdin", "spec.template.spec.containers[3].image", "Nginx", "Nginx", "invalid", "", 1, 13, web},
-		{"stdin", "spec.containers[0].image", "nginx:1.25", defaultMirror + "/dockerhub/nginx:1.25", "mirrored", "docker.io/", 2, 20, object{"Pod", "", "p"}},
-		{"stdin", "spec.containers[1].image", "quay.io/coreos/etcd:v3.5.0", defaultMirror + "/quay/coreos/etcd:v3.5.0", "mirrored", "quay.io/", 2, 21, object{"Pod", "", "p"}},
+		{"stdin", "spec.containers[0].image", "nginx:1.25", ecr + "/dockerhub/nginx:1.25", "mirrored", "docker.io/", 2, 20, object{"Pod", "", "p"}},
+		{"stdin", "spec.containers[1].image", "quay.io/coreos/etcd:v3.5.0", ecr + "/quay/coreos/etcd:v3.5.0", "mirrored", "quay.io/", 2, 21, object{"Pod", "", "p"}},
 	}
 	if diff := cmp.Diff(want, rep.Images); diff != "" {
 		t.Errorf("images (-want +got):\n%s", diff)
@@ -166,7 +144,7 @@ func TestImagesJSON(t *testing.T) {
 		t.Errorf("warnings: %+v", rep.Warnings)
 	}
 
-	stdout, _, _ = runCLI(t, "kind: Service\n", "images", "-o", "json")
+	stdout, _, _ = run(t, "kind: Service\n", "images", "-o", "json")
 	if want := "{\n  \"images\": [],\n  \"warnings\": []\n}\n"; stdout != want {
 		t.Errorf("no images: %q, want %q", stdout, want)
 	}
@@ -181,7 +159,7 @@ func TestImagesMirrorList(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, "b.yaml"), []byte(more), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	stdout, _, code := runCLI(t, "", "images", "-o", "mirror-list", dir)
+	stdout, _, code := run(t, "", "images", "-o", "mirror-list", dir)
 	if code != 0 {
 		t.Fatalf("exit %d", code)
 	}
@@ -206,7 +184,7 @@ func TestImagesErrors(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			stdout, stderr, code := runCLI(t, tc.stdin, tc.args...)
+			stdout, stderr, code := run(t, tc.stdin, tc.args...)
 			if code != 2 || stdout != "" || !strings.HasPrefix(stderr, tc.want) {
 				t.Errorf("exit %d, stdout %q, stderr %q; want 2, nothing, and %q", code, stdout, stderr, tc.want)
 			}
@@ -245,7 +223,7 @@ func TestReadmePipelinesConsole(t *testing.T) {
 			if args[0] != "kmirror" {
 				t.Fatalf("a console example runs %q; only kmirror runs here", args[0])
 			}
-			stdout, stderr, code := runCLI(t, "", args[1:]...)
+			stdout, stderr, code := run(t, "", args[1:]...)
 			if code == 2 {
 				t.Fatalf("exit 2: %s", stderr)
 			}

@@ -61,7 +61,7 @@ func TestFunction(t *testing.T) {
 		{
 			name:       "default rules, and no summary line",
 			stdin:      krmResourceList("", krmItem),
-			wantStdout: strings.Replace(krmResourceList("", krmItem), "k8s.gcr.io/", defaultMirror+"/gcr/google_containers/", 1),
+			wantStdout: strings.Replace(krmResourceList("", krmItem), "k8s.gcr.io/", ecr+"/gcr/google_containers/", 1),
 		},
 		{
 			name:       "rules from the functionConfig",
@@ -93,7 +93,7 @@ func TestFunction(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			stdout, stderr, code := runCLI(t, tc.stdin, tc.args...)
+			stdout, stderr, code := run(t, tc.stdin, tc.args...)
 			if code != 0 {
 				t.Fatalf("exit %d: %s", code, stderr)
 			}
@@ -109,7 +109,7 @@ func TestFunction(t *testing.T) {
 
 func TestFunctionBadConfig(t *testing.T) {
 	bad := strings.Replace(krmRules, "{from: k8s.gcr.io/", "{form: k8s.gcr.io/", 1)
-	stdout, stderr, code := runCLI(t, krmResourceList(bad, krmItem))
+	stdout, stderr, code := run(t, krmResourceList(bad, krmItem))
 	if code == 0 {
 		t.Fatal("exit 0 with a bad functionConfig; the KRM spec wants non-zero")
 	}
@@ -133,7 +133,7 @@ func TestFunctionBadConfig(t *testing.T) {
 
 func TestFunctionRejectsStreamFlags(t *testing.T) {
 	for _, args := range [][]string{{"--check"}, {"--diff"}, {"--check", "-o", "json"}} {
-		stdout, stderr, code := runCLI(t, krmResourceList("", krmItem), args...)
+		stdout, stderr, code := run(t, krmResourceList("", krmItem), args...)
 		want := "kmirror: stdin is a ResourceList, which kmirror runs as a KRM function: --check, --diff, --in-place and --output do not apply\n"
 		if code != 2 || stdout != "" || stderr != want {
 			t.Errorf("%v: exit %d, stdout %q, stderr %q; want 2, nothing and %q", args, code, stdout, stderr, want)
@@ -148,17 +148,17 @@ func TestBareStreamIsNotAFunction(t *testing.T) {
 		{
 			"a List",
 			"apiVersion: v1\nkind: List\nitems:\n- kind: Pod\n  spec: {containers: [{image:  quay.io/a/b}]}\n",
-			"apiVersion: v1\nkind: List\nitems:\n- kind: Pod\n  spec: {containers: [{image:  " + defaultMirror + "/quay/a/b}]}\n",
+			"apiVersion: v1\nkind: List\nitems:\n- kind: Pod\n  spec: {containers: [{image:  " + ecr + "/quay/a/b}]}\n",
 		},
 		{
 			"a stream that mentions ResourceList",
 			"kind: ConfigMap\ndata: {kind: ResourceList}\n---\nkind: Pod\nspec: {containers: [{image: 'quay.io/a/b'}]}\n",
-			"kind: ConfigMap\ndata: {kind: ResourceList}\n---\nkind: Pod\nspec: {containers: [{image: '" + defaultMirror + "/quay/a/b'}]}\n",
+			"kind: ConfigMap\ndata: {kind: ResourceList}\n---\nkind: Pod\nspec: {containers: [{image: '" + ecr + "/quay/a/b'}]}\n",
 		},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			stdout, stderr, code := runCLI(t, tc.in)
+			stdout, stderr, code := run(t, tc.in)
 			if code != 0 {
 				t.Fatalf("exit %d: %s", code, stderr)
 			}
@@ -170,7 +170,7 @@ func TestBareStreamIsNotAFunction(t *testing.T) {
 			}
 		})
 	}
-	stdout, stderr, code := runCLI(t, "kind: Pod\n---\nkind: [\n")
+	stdout, stderr, code := run(t, "kind: Pod\n---\nkind: [\n")
 	if code != 2 || stdout != "" || !strings.HasPrefix(stderr, "kmirror: stdin: document 2, line 3:") {
 		t.Errorf("malformed stream: exit %d, stdout %q, stderr %q", code, stdout, stderr)
 	}
