@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"hash/crc32"
 	"io"
 	"regexp"
 	"strconv"
@@ -63,6 +64,9 @@ type Result struct {
 	Documents, Changed, Rewrites int
 
 	edits []edit
+	// sum is the checksum of the stream Scan read, for Apply to check that
+	// it reads the same stream again.
+	sum uint32
 }
 
 // Rewritten returns the kept images whose value changed.
@@ -114,7 +118,8 @@ func Rewrite(file string, data []byte, eng *mirror.Engine) (*Result, error) {
 // that cannot be read or does not parse.
 func Scan(file string, r io.Reader, eng *mirror.Engine, keep func(Image) bool) (*Result, error) {
 	res := &Result{File: file}
-	err := splitDocuments(r, func(c chunk) error {
+	sum := crc32.NewIEEE()
+	err := splitDocuments(io.TeeReader(r, sum), func(c chunk) error {
 		dec := yaml.NewDecoder(bytes.NewReader(c.data))
 		for {
 			var doc yaml.Node
@@ -139,29 +144,46 @@ func Scan(file string, r io.Reader, eng *mirror.Engine, keep func(Image) bool) (
 		}
 		return nil, fmt.Errorf("reading %s: %w", file, err)
 	}
+	res.sum = sum.Sum32()
 	return res, nil
 }
 
 // Apply writes src, the stream that Scan read, to w with the rewritten
-// images.
+// images. It fails if src is not that stream, as when a file changed
+// between the two reads; w then holds a wrong stream, so a caller writes
+// to a temporary file or a buffer first where that matters.
 func (r *Result) Apply(w io.Writer, src io.Reader) error {
+	sum := crc32.NewIEEE()
+	src = io.TeeReader(src, sum)
 	pos := 0
 	for _, e := range r.edits {
 		if _, err := io.CopyN(w, src, int64(e.start-pos)); err != nil {
-			return fmt.Errorf("rewriting %s: %w", r.File, err)
+			return r.applyError(err)
 		}
 		if _, err := io.CopyN(io.Discard, src, int64(e.end-e.start)); err != nil {
-			return fmt.Errorf("rewriting %s: %w", r.File, err)
+			return r.applyError(err)
 		}
 		if _, err := io.WriteString(w, e.text); err != nil {
-			return fmt.Errorf("rewriting %s: %w", r.File, err)
+			return r.applyError(err)
 		}
 		pos = e.end
 	}
 	if _, err := io.Copy(w, src); err != nil {
-		return fmt.Errorf("rewriting %s: %w", r.File, err)
+		return r.applyError(err)
+	}
+	if sum.Sum32() != r.sum {
+		return r.applyError(errChanged)
 	}
 	return nil
+}
+
+var errChanged = errors.New("the input changed while kmirror was rewriting it")
+
+func (r *Result) applyError(err error) error {
+	if err == io.EOF {
+		err = errChanged
+	}
+	return fmt.Errorf("rewriting %s: %w", r.File, err)
 }
 
 // scanDocument decides each image of one document and records the edits

@@ -266,3 +266,26 @@ func TestScanReadError(t *testing.T) {
 		t.Errorf("Scan = %v, want the read error", err)
 	}
 }
+
+// TestApplyNoticesAChangedInput feeds Apply a stream other than the one
+// Scan read, as when a file changes between the two reads.
+func TestApplyNoticesAChangedInput(t *testing.T) {
+	in := "kind: Pod\nspec:\n  containers: [{image: nginx}]\n"
+	res, err := Scan("in.yaml", strings.NewReader(in), engine(t), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, other := range []string{
+		strings.Replace(in, "Pod", "Job", 1),
+		in[:20],
+		in + "# more\n",
+	} {
+		err := res.Apply(io.Discard, strings.NewReader(other))
+		if err == nil || !strings.Contains(err.Error(), "rewriting in.yaml: the input changed") {
+			t.Errorf("Apply on %q = %v, want the input-changed error", other, err)
+		}
+	}
+	if err := res.Apply(io.Discard, strings.NewReader(in)); err != nil {
+		t.Errorf("Apply on the same stream: %v", err)
+	}
+}
