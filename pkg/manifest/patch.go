@@ -87,7 +87,8 @@ func (li *lineIndex) locate(n *yaml.Node, value string) (edit, error) {
 		}
 		return edit{pos, pos + len(n.Value), text}, nil
 	}
-	return edit{}, fmt.Errorf("%w: a block scalar", errCannotEdit)
+	// Block scalars are left alone before they get here (see decideObject).
+	return edit{}, fmt.Errorf("%w: scalar style %d", errCannotEdit, n.Style)
 }
 
 // quotedEnd returns the length of the quoted scalar at the start of b,
