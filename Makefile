@@ -57,7 +57,7 @@ fuzz:
 	$(GO) test ./pkg/mirror/ -run '^$$' -fuzz FuzzDecide -fuzztime 30s
 	$(GO) test ./pkg/manifest/ -run '^$$' -fuzz FuzzRewrite -fuzztime 30s
 	$(GO) test ./pkg/krm/ -run '^$$' -fuzz FuzzFunction -fuzztime 30s
-	$(GO) test ./pkg/admission/ -run '^$$' -fuzz FuzzParseJSON -fuzztime 30s
+	$(GO) test ./pkg/jsonnode/ -run '^$$' -fuzz FuzzParseJSON -fuzztime 30s
 	$(GO) test ./pkg/admission/ -run '^$$' -fuzz FuzzHandler -fuzztime 30s
 
 lint:

@@ -12,6 +12,7 @@ import (
 
 	admissionv1 "k8s.io/api/admission/v1"
 
+	"kmirror.dev/kmirror/pkg/jsonnode"
 	"kmirror.dev/kmirror/pkg/mirror"
 )
 
@@ -38,8 +39,8 @@ var _ http.Handler = (*Handler)(nil)
 // one with a 4xx status and a message.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
-	a := arenas.Get().(*arena)
-	defer a.release()
+	a := jsonnode.GetArena()
+	defer a.Release()
 	review, status, err := h.read(w, r, a)
 	if err != nil {
 		h.fail(w, r, status, err, start)
@@ -59,7 +60,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 // read checks the HTTP request and decodes its AdmissionReview; on failure
 // it returns the HTTP status that says why.
-func (h *Handler) read(w http.ResponseWriter, r *http.Request, a *arena) (*review, int, error) {
+func (h *Handler) read(w http.ResponseWriter, r *http.Request, a *jsonnode.Arena) (*review, int, error) {
 	if r.Method != http.MethodPost {
 		w.Header().Set("Allow", http.MethodPost)
 		return nil, http.StatusMethodNotAllowed, fmt.Errorf("method %s is not allowed; POST an AdmissionReview", r.Method)

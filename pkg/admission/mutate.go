@@ -6,6 +6,7 @@ import (
 
 	"sigs.k8s.io/kustomize/kyaml/yaml"
 
+	"kmirror.dev/kmirror/pkg/jsonnode"
 	"kmirror.dev/kmirror/pkg/manifest"
 	"kmirror.dev/kmirror/pkg/mirror"
 )
@@ -138,7 +139,7 @@ func mutate(decide func(string) mirror.Decision, root, old *yaml.Node) *Mutation
 
 // parseObject parses a JSON object into the node tree the walk reads.
 func parseObject(data []byte) (*yaml.Node, error) {
-	n, err := parseJSON(data)
+	n, err := jsonnode.Parse(data)
 	if err != nil {
 		return nil, err
 	}

@@ -8,6 +8,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"kmirror.dev/kmirror/pkg/jsonnode"
 	"kmirror.dev/kmirror/pkg/manifest"
 	"kmirror.dev/kmirror/rules"
 )
@@ -239,7 +240,7 @@ func TestMutateRejectsWhatIsNotAnObject(t *testing.T) {
 }
 
 func TestPointer(t *testing.T) {
-	root, err := parseJSON([]byte(`{"spec":{"a/b~c":[0,1,2,{"~/":{"image":"x"}}],"":[{"":{"image":"y"}}]},"twice":{"k":1,"k":{"image":"z"}}}`))
+	root, err := jsonnode.Parse([]byte(`{"spec":{"a/b~c":[0,1,2,{"~/":{"image":"x"}}],"":[{"":{"image":"y"}}]},"twice":{"k":1,"k":{"image":"z"}}}`))
 	if err != nil {
 		t.Fatal(err)
 	}

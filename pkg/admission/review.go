@@ -10,6 +10,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/kustomize/kyaml/yaml"
 
+	"kmirror.dev/kmirror/pkg/jsonnode"
 	"kmirror.dev/kmirror/pkg/mirror"
 )
 
@@ -43,8 +44,8 @@ type review struct {
 }
 
 // decodeReview reads an AdmissionReview request, with nodes from a.
-func decodeReview(a *arena, body []byte) (*review, error) {
-	root, err := a.parseJSON(body)
+func decodeReview(a *jsonnode.Arena, body []byte) (*review, error) {
+	root, err := a.Parse(body)
 	if err != nil {
 		return nil, &RequestError{fmt.Errorf("malformed JSON: %w", err)}
 	}

@@ -1,4 +1,4 @@
-package admission
+package jsonnode
 
 import (
 	"bytes"
@@ -11,7 +11,7 @@ import (
 	"sigs.k8s.io/kustomize/kyaml/yaml"
 )
 
-// jsonDocs are documents whose trees parseJSON must make exactly as yaml.v3
+// jsonDocs are documents whose trees Parse must make exactly as yaml.v3
 // does.
 var jsonDocs = []string{
 	`{}`,
@@ -28,12 +28,18 @@ var jsonDocs = []string{
 	`{"kind":"Pod","metadata":{"name":"p","annotations":{"a/b":"c~d"}},"spec":{"containers":[{"name":"c","image":"nginx"}]}}`,
 }
 
+// samplePod is a Pod as the API server sends it.
+const samplePod = `{"apiVersion":"v1","kind":"Pod","metadata":{"labels":{"app":"web"},"name":"web","namespace":"shop"},` +
+	`"spec":{"containers":[{"env":[{"name":"PASSWORD","value":"s3cr3t"}],"image":"k8s.gcr.io/coredns:1.3.1","name":"app"},` +
+	`{"image":"direct.to/busybox:latest","name":"side"}],"initContainers":[{"image":"quay.io/prometheus/busybox:1.36","name":"init"}],` +
+	`"volumes":[{"image":{"reference":"docker.io/library/data:1"},"name":"data"}]}}`
+
 func TestParseJSONMatchesYAML(t *testing.T) {
 	docs := append([]string{}, jsonDocs...)
-	docs = append(docs, string(podJSON(t, samplePod)))
+	docs = append(docs, samplePod)
 	for i, doc := range docs {
 		t.Run(fmt.Sprint(i), func(t *testing.T) {
-			got, err := parseJSON([]byte(doc))
+			got, err := Parse([]byte(doc))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -73,12 +79,12 @@ func shape(n *yaml.Node) nodeShape {
 // TestArenaReuse parses documents one after the other in one arena, big
 // and small, valid and not, as the handler does from request to request.
 func TestArenaReuse(t *testing.T) {
-	docs := append([]string{string(podJSON(t, samplePod)), `{"x":`}, jsonDocs...)
+	docs := append([]string{samplePod, `{"x":`}, jsonDocs...)
 	docs = append(docs, docs...)
-	a := new(arena)
+	a := new(Arena)
 	for i, doc := range docs {
-		want, wantErr := parseJSON([]byte(doc))
-		got, err := a.parseJSON([]byte(doc))
+		want, wantErr := Parse([]byte(doc))
+		got, err := a.Parse([]byte(doc))
 		if (err == nil) != (wantErr == nil) {
 			t.Fatalf("document %d: error %v, want %v", i, err, wantErr)
 		}
@@ -87,8 +93,8 @@ func TestArenaReuse(t *testing.T) {
 				t.Errorf("document %d in a used arena (-fresh +reused):\n%s", i, diff)
 			}
 		}
-		a.release()
-		a = arenas.Get().(*arena)
+		a.Release()
+		a = GetArena()
 	}
 }
 
@@ -99,7 +105,7 @@ func TestParseJSONRejectsMalformed(t *testing.T) {
 		`tru`, `nul`, `[true false]`, `{} {}`, `{"a":1}x`, `NaN`,
 		strings.Repeat("[", maxDepth+1) + strings.Repeat("]", maxDepth+1),
 	} {
-		if _, err := parseJSON([]byte(doc)); err == nil {
+		if _, err := Parse([]byte(doc)); err == nil {
 			t.Errorf("no error for %q", doc)
 		}
 		if json.Valid([]byte(doc)) {
@@ -119,7 +125,7 @@ func FuzzParseJSON(f *testing.F) {
 	f.Add([]byte(`{"slash":"a\/b"}`))
 	f.Add([]byte("\"\xff\""))
 	f.Fuzz(func(t *testing.T, data []byte) {
-		n, err := parseJSON(data)
+		n, err := Parse(data)
 		if valid := json.Valid(data); valid != (err == nil) {
 			t.Fatalf("json.Valid is %v, parseJSON error is %v", valid, err)
 		}
