@@ -50,7 +50,7 @@ func (r *Rewriter) rewriteObject(doc int, root *yaml.Node) {
 		if d.Warning != "" {
 			r.Warnings = append(r.Warnings, Warning{loc, d.Decision.Image, d.Warning})
 		}
-		r.Images = append(r.Images, Image{loc, d.Decision})
+		r.Images = append(r.Images, Image{Location: loc, Decision: d.Decision})
 	}
 	for _, d := range decisions {
 		if n := d.Target; n != nil {

@@ -37,6 +37,19 @@ func (l Location) String() string {
 type Image struct {
 	Location
 	Decision mirror.Decision
+	// Left says why an image that the rules change is left as written
+	// (the image is a block scalar, say); "" when the decision is applied.
+	Left string
+}
+
+// Pulled returns the image the cluster pulls once the manifest is
+// rewritten: the decision's result, or the image as written when it is
+// left.
+func (img Image) Pulled() string {
+	if img.Left != "" {
+		return img.Decision.Image
+	}
+	return img.Decision.Result
 }
 
 // Warning is a problem that left an image as it was.
@@ -211,7 +224,7 @@ func (res *Result) scanDocument(c chunk, root *yaml.Node, eng *mirror.Engine, ke
 		if d.Decision.Changed() {
 			res.Rewrites++
 		}
-		if img := (Image{loc, d.Decision}); keep != nil && keep(img) {
+		if img := (Image{Location: loc, Decision: d.Decision}); keep != nil && keep(img) {
 			res.Images = append(res.Images, img)
 		}
 	}
