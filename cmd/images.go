@@ -99,7 +99,7 @@ func (o *ImagesOptions) Run(cmd *cobra.Command, args []string) error {
 	if err != nil {
 		return err
 	}
-	results, err := scanAll(files, eng, func(manifest.Image) bool { return true })
+	results, err := scanAll(files, eng, func(manifest.Image) bool { return true }, nil)
 	if err != nil {
 		return err
 	}

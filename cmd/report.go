@@ -11,7 +11,6 @@ import (
 	"github.com/fatih/color"
 	"github.com/pmezard/go-difflib/difflib"
 
-	"kmirror.dev/kmirror/pkg/fileset"
 	"kmirror.dev/kmirror/pkg/manifest"
 	"kmirror.dev/kmirror/pkg/mirror"
 )
@@ -124,12 +123,12 @@ func writeCheckJSON(w io.Writer, results []*manifest.Result) error {
 	return enc.Encode(rep)
 }
 
-func writeDiffs(w io.Writer, files []fileset.File, results []*manifest.Result) error {
+func writeDiffs(w io.Writer, in *inputs, results []*manifest.Result) error {
 	for i, r := range results {
 		if r.Changed == 0 {
 			continue
 		}
-		before, err := files[i].ReadAll()
+		before, err := io.ReadAll(in.of(i))
 		if err != nil {
 			return err
 		}

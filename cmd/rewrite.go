@@ -113,13 +113,15 @@ func (o *RewriteOptions) Run(cmd *cobra.Command, args []string) error {
 	if o.Check {
 		keep = func(img manifest.Image) bool { return img.Decision.Changed() }
 	}
-	results, err := scanAll(files, eng, keep)
+	in := &inputs{spool: fileset.NewSpool(0)}
+	defer in.spool.Close()
+	results, err := scanAll(files, eng, keep, in)
 	if err != nil {
 		return err
 	}
 	stdout, stderr := cmd.OutOrStdout(), cmd.ErrOrStderr()
 	printWarnings(stderr, results)
-	if err := o.output(stdout, files, results); err != nil {
+	if err := o.output(stdout, files, in, results); err != nil {
 		return err
 	}
 	s := summarize(results)
@@ -132,27 +134,50 @@ func (o *RewriteOptions) Run(cmd *cobra.Command, args []string) error {
 	return nil
 }
 
+// inputs is a copy of every input, one after the other, for the output to
+// read again: an input is read once, as a pipe can be.
+type inputs struct {
+	spool *fileset.Spool
+	ends  []int64
+}
+
+// of returns the copy of input i.
+func (in *inputs) of(i int) io.Reader {
+	start := int64(0)
+	if i > 0 {
+		start = in.ends[i-1]
+	}
+	return io.NewSectionReader(in.spool.Reader(), start, in.ends[i]-start)
+}
+
 // scanAll decides every image of every file before anything is written, so
 // that an error leaves no partial stream and no modified file. Only the
 // current document of each file is held in memory, and the images that keep
-// chooses.
-func scanAll(files []fileset.File, eng *mirror.Engine, keep func(manifest.Image) bool) ([]*manifest.Result, error) {
+// chooses; when in is not nil, it gets a copy of the inputs.
+func scanAll(files []fileset.File, eng *mirror.Engine, keep func(manifest.Image) bool, in *inputs) ([]*manifest.Result, error) {
 	results := make([]*manifest.Result, len(files))
 	for i, f := range files {
 		r, err := f.Open()
 		if err != nil {
 			return nil, err
 		}
-		results[i], err = manifest.Scan(f.Name, r, eng, keep)
+		var src io.Reader = r
+		if in != nil {
+			src = io.TeeReader(r, in.spool)
+		}
+		results[i], err = manifest.Scan(f.Name, src, eng, keep)
 		r.Close()
 		if err != nil {
 			return nil, err
+		}
+		if in != nil {
+			in.ends = append(in.ends, in.spool.Len())
 		}
 	}
 	return results, nil
 }
 
-func (o *RewriteOptions) output(w io.Writer, files []fileset.File, results []*manifest.Result) error {
+func (o *RewriteOptions) output(w io.Writer, files []fileset.File, in *inputs, results []*manifest.Result) error {
 	switch {
 	case o.Check && o.Output == "json":
 		if err := writeCheckJSON(w, results); err != nil {
@@ -161,7 +186,7 @@ func (o *RewriteOptions) output(w io.Writer, files []fileset.File, results []*ma
 	case o.Check && !o.Diff:
 		writeCheckText(w, results)
 	case o.Diff:
-		if err := writeDiffs(w, files, results); err != nil {
+		if err := writeDiffs(w, in, results); err != nil {
 			return err
 		}
 	}
@@ -180,7 +205,7 @@ func (o *RewriteOptions) output(w io.Writer, files []fileset.File, results []*ma
 	if o.Check || o.Diff {
 		return nil
 	}
-	return writeStream(w, files, results)
+	return writeStream(w, in, results)
 }
 
 // apply writes file f, read again, with the edits of r.
@@ -193,16 +218,12 @@ func apply(w io.Writer, f fileset.File, r *manifest.Result) error {
 	return r.Apply(w, src)
 }
 
-// writeStream writes the rewritten files one after the other, separated by
-// "---" where a file does not start with one.
-func writeStream(w io.Writer, files []fileset.File, results []*manifest.Result) error {
+// writeStream writes the rewritten inputs one after the other, separated
+// by "---" where an input does not start with one.
+func writeStream(w io.Writer, in *inputs, results []*manifest.Result) error {
 	out := &lastByteWriter{w: bufio.NewWriterSize(w, 64<<10), last: '\n'}
-	for i, f := range files {
-		src, err := f.Open()
-		if err != nil {
-			return err
-		}
-		br := bufio.NewReader(src)
+	for i, r := range results {
+		br := bufio.NewReader(in.of(i))
 		if i > 0 {
 			if out.last != '\n' {
 				io.WriteString(out, "\n")
@@ -211,9 +232,7 @@ func writeStream(w io.Writer, files []fileset.File, results []*manifest.Result) 
 				io.WriteString(out, "---\n")
 			}
 		}
-		err = results[i].Apply(out, br)
-		src.Close()
-		if err != nil {
+		if err := r.Apply(out, br); err != nil {
 			return err
 		}
 	}
