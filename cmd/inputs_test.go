@@ -4,9 +4,12 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/google/go-cmp/cmp"
 )
 
 // TestRewriteEachInputOnce names one input twice: it is rewritten and
@@ -38,6 +41,32 @@ func TestRewriteEachInputOnce(t *testing.T) {
 				t.Errorf("stderr %q, want %q", stderr, want)
 			}
 		})
+	}
+}
+
+// TestRewriteInPlaceSymlink rewrites the target of a symbolic link, which
+// stays a link, and prints the diff with --diff.
+func TestRewriteInPlaceSymlink(t *testing.T) {
+	dir := t.TempDir()
+	target := write(t, dir, "app/pod.yaml", pod)
+	link := filepath.Join(dir, "pod.yaml")
+	if err := os.Symlink("app/pod.yaml", link); err != nil {
+		t.Fatal(err)
+	}
+	stdout, stderr, code := run(t, "", "rewrite", "-i", "--diff", "-q", link)
+	if code != 0 || !strings.HasPrefix(stdout, "--- "+link+"\n+++ "+link+"\n@@ ") {
+		t.Fatalf("exit %d, stdout %q, stderr %q; want 0 and the diff", code, stdout, stderr)
+	}
+	if st, err := os.Lstat(link); err != nil || st.Mode()&os.ModeSymlink == 0 {
+		t.Errorf("pod.yaml is no longer a symbolic link: %v, %v", st.Mode(), err)
+	}
+	if diff := cmp.Diff(podOut, read(t, target)); diff != "" {
+		t.Errorf("target (-want +got):\n%s", diff)
+	}
+	for d, want := range map[string]int{dir: 2, filepath.Dir(target): 1} {
+		if entries, _ := os.ReadDir(d); len(entries) != want {
+			t.Errorf("%s holds %v, want %d entries", d, entries, want)
+		}
 	}
 }
 
@@ -78,4 +107,8 @@ func TestRewritePipes(t *testing.T) {
 		t.Fatal("kmirror still waits for a pipe after a minute: was it read twice?")
 	}
 
+	_, stderr, code := run(t, "", "rewrite", "-i", fifo)
+	if want := "cannot rewrite " + fifo + " in place: it is not a regular file but a pipe"; code != 2 || !strings.Contains(stderr, want) {
+		t.Errorf("-i on a pipe: exit %d, stderr %q; want 2 and %q", code, stderr, want)
+	}
 }

@@ -109,20 +109,28 @@ func (o *RewriteOptions) Run(cmd *cobra.Command, args []string) error {
 	if err != nil {
 		return err
 	}
-	var keep func(manifest.Image) bool
-	if o.Check {
-		keep = func(img manifest.Image) bool { return img.Decision.Changed() }
-	}
-	in := &inputs{spool: fileset.NewSpool(0)}
-	defer in.spool.Close()
-	results, err := scanAll(files, eng, keep, in)
-	if err != nil {
-		return err
-	}
 	stdout, stderr := cmd.OutOrStdout(), cmd.ErrOrStderr()
-	printWarnings(stderr, results)
-	if err := o.output(stdout, files, in, results); err != nil {
-		return err
+	var results []*manifest.Result
+	if o.InPlace {
+		results, err = o.rewriteInPlace(stdout, files, eng)
+		if err != nil {
+			return err
+		}
+		printWarnings(stderr, results)
+	} else {
+		var keep func(manifest.Image) bool
+		if o.Check {
+			keep = func(img manifest.Image) bool { return img.Decision.Changed() }
+		}
+		in := &inputs{spool: fileset.NewSpool(0)}
+		defer in.spool.Close()
+		if results, err = scanAll(files, eng, keep, in); err != nil {
+			return err
+		}
+		printWarnings(stderr, results)
+		if err := o.output(stdout, in, results); err != nil {
+			return err
+		}
 	}
 	s := summarize(results)
 	if !o.Quiet {
@@ -177,45 +185,46 @@ func scanAll(files []fileset.File, eng *mirror.Engine, keep func(manifest.Image)
 	return results, nil
 }
 
-func (o *RewriteOptions) output(w io.Writer, files []fileset.File, in *inputs, results []*manifest.Result) error {
+func (o *RewriteOptions) output(w io.Writer, in *inputs, results []*manifest.Result) error {
 	switch {
 	case o.Check && o.Output == "json":
-		if err := writeCheckJSON(w, results); err != nil {
-			return err
-		}
+		return writeCheckJSON(w, results)
 	case o.Check && !o.Diff:
 		writeCheckText(w, results)
-	case o.Diff:
-		if err := writeDiffs(w, in, results); err != nil {
-			return err
-		}
-	}
-	if o.InPlace {
-		var changed []fileset.File
-		var their []*manifest.Result
-		for i, f := range files {
-			if results[i].Changed > 0 {
-				changed, their = append(changed, f), append(their, results[i])
-			}
-		}
-		return fileset.Replace(changed, func(i int, w io.Writer) error {
-			return apply(w, changed[i], their[i])
-		})
-	}
-	if o.Check || o.Diff {
 		return nil
+	case o.Diff:
+		return writeDiffs(w, in, results)
 	}
 	return writeStream(w, in, results)
 }
 
-// apply writes file f, read again, with the edits of r.
-func apply(w io.Writer, f fileset.File, r *manifest.Result) error {
-	src, err := f.Open()
+// rewriteInPlace replaces the files that change, each read once, and
+// writes their diffs to w with --diff once every file is replaced.
+func (o *RewriteOptions) rewriteInPlace(w io.Writer, files []fileset.File, eng *mirror.Engine) ([]*manifest.Result, error) {
+	results := make([]*manifest.Result, len(files))
+	diffs := fileset.NewSpool(0)
+	defer diffs.Close()
+	err := fileset.Replace(files, func(i int, src io.Reader, dst io.Writer) (bool, error) {
+		in := &inputs{spool: fileset.NewSpool(0)}
+		defer in.spool.Close()
+		res, err := manifest.Scan(files[i].Name, io.TeeReader(src, in.spool), eng, nil)
+		if err != nil || res.Changed == 0 {
+			results[i] = res
+			return false, err
+		}
+		results[i], in.ends = res, []int64{in.spool.Len()}
+		if o.Diff {
+			if err := writeDiffs(diffs, in, []*manifest.Result{res}); err != nil {
+				return false, err
+			}
+		}
+		return true, res.Apply(dst, in.of(0))
+	})
 	if err != nil {
-		return err
+		return nil, err
 	}
-	defer src.Close()
-	return r.Apply(w, src)
+	_, err = diffs.WriteTo(w)
+	return results, err
 }
 
 // writeStream writes the rewritten inputs one after the other, separated
