@@ -20,6 +20,9 @@ const (
 	stickyEnv = "KMIRROR_TEST_STICKY_DIR"
 )
 
+// The tests in this file have the kernel refuse a rename, which needs root
+// to set up; they skip otherwise.
+
 // TestReplaceStickyDirectory rewrites two files in a mode-1777 directory as
 // an unprivileged user who owns only the first: the kernel refuses the
 // second rename, so neither file may change. As root, the test runs itself
@@ -108,4 +111,31 @@ func stickyChild(t *testing.T, dir string) {
 	if err := Replace(listFiles(t, c), upper); err != nil {
 		t.Errorf("Replace of the user's own file: %v", err)
 	}
+}
+
+// TestReplaceBindMount replaces two files, the second of which is a mount
+// point: the kernel refuses its rename with EBUSY, and the first file,
+// already replaced, must get its original back, inode included.
+func TestReplaceBindMount(t *testing.T) {
+	dir := t.TempDir()
+	a, b, src := filepath.Join(dir, "a.yaml"), filepath.Join(dir, "b.yaml"), filepath.Join(t.TempDir(), "src.yaml")
+	write(t, a, "old a")
+	write(t, b, "old b")
+	write(t, src, "old b")
+	if err := syscall.Mount(src, b, "", syscall.MS_BIND, ""); err != nil {
+		t.Skipf("cannot bind-mount a file (%v): needs root with CAP_SYS_ADMIN", err)
+	}
+	t.Cleanup(func() { syscall.Unmount(b, 0) })
+	before := stat(t, a)
+	err := Replace(listFiles(t, a, b), upper)
+	if want := "replacing " + b + ": device or resource busy; no file was changed"; err == nil || err.Error() != want || !errors.Is(err, syscall.EBUSY) {
+		t.Errorf("Replace = %v, want %q", err, want)
+	}
+	if diff := cmp.Diff(map[string]string{"a.yaml": "old a", "b.yaml": "old b"}, contents(t, a, b)); diff != "" {
+		t.Errorf("contents (-want +got):\n%s", diff)
+	}
+	if !same(before, stat(t, a)) {
+		t.Error("a.yaml is not its original inode")
+	}
+	leftovers(t, dir)
 }
