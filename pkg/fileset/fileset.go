@@ -47,7 +47,8 @@ type source struct {
 // between Open and the end of the read, or when the path names another
 // file by then. Standard input and other inputs that are not regular files
 // (a pipe, /dev/stdin, the /dev/fd/N of a process substitution) can be
-// read only once: a second Open is an error.
+// read only once: a second Open of a File that List returned, or of a copy
+// of it, is an error.
 func (f File) Open() (io.ReadCloser, error) {
 	if f.src != nil && !f.src.regular {
 		if err := f.src.claim(f.Name); err != nil {
