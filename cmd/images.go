@@ -1,9 +1,11 @@
 package cmd
 
 import (
+	"bufio"
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -16,6 +18,7 @@ import (
 	"kmirror.dev/kmirror/pkg/fileset"
 	"kmirror.dev/kmirror/pkg/manifest"
 	"kmirror.dev/kmirror/pkg/mirror"
+	"kmirror.dev/kmirror/pkg/scan"
 )
 
 // The formats of "kmirror images".
@@ -99,54 +102,60 @@ func (o *ImagesOptions) Run(cmd *cobra.Command, args []string) error {
 	if err != nil {
 		return err
 	}
-	results, err := scanAll(files, eng, func(manifest.Image) bool { return true }, nil)
+	// Nothing reaches stdout until every input succeeded.
+	spool := fileset.NewSpool(0)
+	defer spool.Close()
+	var out output
+	switch o.Output {
+	case imagesJSON:
+		out = newJSONReport(spool, "images", func(manifest.Image) bool { return true },
+			func(manifest.Summary) []jsonField { return nil })
+	case imagesMirrorList:
+		out = &mirrorList{w: spool, seen: map[string]bool{}}
+	default:
+		out = newImagesTable(spool)
+	}
+	stderr := cmd.ErrOrStderr()
+	sum, err := scan.Each(cmd.Context(), files, eng, scan.Visitor{
+		File: out.file,
+		Part: func(p *manifest.Part) error {
+			printWarnings(stderr, p.Warnings)
+			return out.part(p)
+		},
+	})
+	if err == nil {
+		err = out.end(sum)
+	}
 	if err != nil {
 		return err
 	}
-	printWarnings(cmd.ErrOrStderr(), results)
-	w := cmd.OutOrStdout()
-	switch o.Output {
-	case imagesJSON:
-		return writeImagesJSON(w, results)
-	case imagesMirrorList:
-		return writeMirrorList(w, results)
-	}
-	return writeImagesTable(w, results)
+	_, err = spool.WriteTo(cmd.OutOrStdout())
+	return err
 }
 
-// imagesReport is the -o json document.
-type imagesReport struct {
-	Images   []imageReport      `json:"images"`
-	Warnings []manifest.Warning `json:"warnings"`
+// mirrorList lists the images that a rule mirrors, as written, sorted and
+// once each: the source images the mirror must hold. An image left
+// unmirrored is listed too: copying it does no harm, and it is there once
+// its manifest is fixed.
+type mirrorList struct {
+	w    io.Writer
+	seen map[string]bool
 }
 
-func writeImagesJSON(w io.Writer, results []*manifest.Result) error {
-	rep := imagesReport{Images: []imageReport{}, Warnings: []manifest.Warning{}}
-	for _, r := range results {
-		for _, img := range r.Images {
-			rep.Images = append(rep.Images, newImageReport(img))
-		}
-		rep.Warnings = append(rep.Warnings, r.Warnings...)
-	}
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	return enc.Encode(rep)
-}
+func (m *mirrorList) file(string) error { return nil }
 
-// writeMirrorList writes the images that a rule mirrors, as written, sorted
-// and once each.
-func writeMirrorList(w io.Writer, results []*manifest.Result) error {
-	var sources []string
-	for _, r := range results {
-		for _, img := range r.Images {
-			if img.Decision.Action == mirror.Mirrored {
-				sources = append(sources, img.Decision.Image)
-			}
+func (m *mirrorList) part(p *manifest.Part) error {
+	for _, img := range p.Images {
+		if img.Decision.Action == mirror.Mirrored {
+			m.seen[img.Decision.Image] = true
 		}
 	}
-	slices.Sort(sources)
-	for _, s := range slices.Compact(sources) {
-		if _, err := fmt.Fprintln(w, s); err != nil {
+	return nil
+}
+
+func (m *mirrorList) end(manifest.Summary) error {
+	for _, s := range slices.Sorted(maps.Keys(m.seen)) {
+		if _, err := fmt.Fprintln(m.w, s); err != nil {
 			return err
 		}
 	}
@@ -168,34 +177,118 @@ var (
 	unchangedColor   = color.New(color.Faint)
 )
 
-func writeImagesTable(w io.Writer, results []*manifest.Result) error {
-	rows := [][]tableCell{{
-		{"LOCATION", tableHeaderColor}, {"OBJECT", tableHeaderColor}, {"FIELD", tableHeaderColor},
-		{"IMAGE", tableHeaderColor}, {"MIRROR", tableHeaderColor}, {"RULE", tableHeaderColor},
-	}}
-	for _, r := range results {
-		for _, img := range r.Images {
-			rows = append(rows, imageRow(img))
-		}
+// tableOutput writes the images in aligned columns. The rows go to a
+// spool as they come, with the width of each column counted, and are
+// aligned at the end.
+type tableOutput struct {
+	w      io.Writer
+	rows   *fileset.Spool
+	widths []int
+	err    error
+}
+
+var tableHeader = []tableCell{
+	{"LOCATION", tableHeaderColor}, {"OBJECT", tableHeaderColor}, {"FIELD", tableHeaderColor},
+	{"IMAGE", tableHeaderColor}, {"MIRROR", tableHeaderColor}, {"RULE", tableHeaderColor},
+}
+
+func newImagesTable(w io.Writer) *tableOutput {
+	t := &tableOutput{w: w, rows: fileset.NewSpool(0)}
+	t.add(tableHeader)
+	return t
+}
+
+func (t *tableOutput) file(string) error { return nil }
+
+func (t *tableOutput) part(p *manifest.Part) error {
+	for _, img := range p.Images {
+		t.add(imageRow(img))
 	}
-	return writeAligned(w, rows)
+	return t.err
+}
+
+// add spools one row, as a line of JSON: each cell painted, and the width
+// of its text.
+func (t *tableOutput) add(row []tableCell) {
+	cells := make([][2]any, len(row))
+	for i, c := range row {
+		text := c.text
+		if c.color != nil {
+			text = c.color.Sprint(text)
+		}
+		width := utf8.RuneCountInString(c.text)
+		cells[i] = [2]any{text, width}
+		if i == len(t.widths) {
+			t.widths = append(t.widths, 0)
+		}
+		t.widths[i] = max(t.widths[i], width)
+	}
+	if t.err == nil {
+		b, _ := json.Marshal(cells)
+		_, t.err = t.rows.Write(append(b, '\n'))
+	}
+}
+
+// end writes the rows in columns two spaces apart, padded by the width of
+// the plain text, so that colour codes do not skew the columns as they
+// would in a text/tabwriter.
+func (t *tableOutput) end(manifest.Summary) error {
+	defer t.rows.Close()
+	if t.err != nil {
+		return t.err
+	}
+	sc := bufio.NewScanner(t.rows.Reader())
+	sc.Buffer(nil, 1<<30)
+	bw := bufio.NewWriter(t.w)
+	for sc.Scan() {
+		var cells []struct {
+			Text  string
+			Width int
+		}
+		var raw [][2]json.RawMessage
+		if err := json.Unmarshal(sc.Bytes(), &raw); err != nil {
+			return err
+		}
+		cells = make([]struct {
+			Text  string
+			Width int
+		}, len(raw))
+		for i, r := range raw {
+			if err := cmpErr(json.Unmarshal(r[0], &cells[i].Text), json.Unmarshal(r[1], &cells[i].Width)); err != nil {
+				return err
+			}
+		}
+		for i, c := range cells {
+			bw.WriteString(c.Text)
+			if i < len(cells)-1 {
+				bw.WriteString(strings.Repeat(" ", t.widths[i]-c.Width+2))
+			}
+		}
+		bw.WriteByte('\n')
+	}
+	if err := sc.Err(); err != nil {
+		return err
+	}
+	return bw.Flush()
 }
 
 func imageRow(img manifest.Image) []tableCell {
 	d := img.Decision
-	result := tableCell{d.Result, newColor}
-	if !d.Changed() {
+	result := tableCell{img.Pulled(), newColor}
+	if !img.Rewritten() {
 		result.color = unchangedColor
 	}
 	rule := tableCell{string(d.Action), nil}
-	switch d.Action {
-	case mirror.Mirrored:
+	switch {
+	case img.Left != "":
+		rule = tableCell{leftUnmirrored, invalidColor}
+	case d.Action == mirror.Mirrored:
 		rule.text = d.Rule.From
-	case mirror.Escaped:
+	case d.Action == mirror.Escaped:
 		rule.color = escapedColor
-	case mirror.NoRule:
+	case d.Action == mirror.NoRule:
 		rule.color = noRuleColor
-	case mirror.Invalid:
+	case d.Action == mirror.Invalid:
 		rule.color = invalidColor
 	}
 	return []tableCell{
@@ -206,35 +299,4 @@ func imageRow(img manifest.Image) []tableCell {
 		result,
 		rule,
 	}
-}
-
-// writeAligned aligns rows in columns two spaces apart. It pads by the width
-// of the plain text, so that colour codes do not skew the columns as they
-// would in a text/tabwriter.
-func writeAligned(w io.Writer, rows [][]tableCell) error {
-	var widths []int
-	for _, row := range rows {
-		for i, c := range row {
-			if i == len(widths) {
-				widths = append(widths, 0)
-			}
-			widths[i] = max(widths[i], utf8.RuneCountInString(c.text))
-		}
-	}
-	var b strings.Builder
-	for _, row := range rows {
-		for i, c := range row {
-			text := c.text
-			if c.color != nil {
-				text = c.color.Sprint(text)
-			}
-			b.WriteString(text)
-			if i < len(row)-1 {
-				b.WriteString(strings.Repeat(" ", widths[i]-utf8.RuneCountInString(c.text)+2))
-			}
-		}
-		b.WriteByte('\n')
-	}
-	_, err := io.WriteString(w, b.String())
-	return err
 }

@@ -109,9 +109,9 @@ func TestImagesJSON(t *testing.T) {
 	}
 	type object struct{ Kind, Namespace, Name string }
 	type entry struct {
-		File, Path, Image, Result, Action, Rule string
-		Document, Line                          int
-		Object                                  object
+		File, Path, Image, Result, Action, Rule, Reason string
+		Document, Line                                  int
+		Object                                          object
 	}
 	var rep struct {
 		Images   []entry
@@ -128,13 +128,13 @@ func TestImagesJSON(t *testing.T) {
 	}
 	web := object{"Deployment", "shop", "web"}
 	want := []entry{
-		{"stdin", "spec.template.spec.initContainers[0].image", "direct.to/busybox:1.36", "busybox:1.36", "escaped", "", 1, 8, web},
-		{"stdin", "spec.template.spec.containers[0].image", "nginx:1.25", ecr + "/dockerhub/nginx:1.25", "mirrored", "docker.io/", 1, 10, web},
-		{"stdin", "spec.template.spec.containers[1].image", ecr + "/quay/envoy/envoy:v1", ecr + "/quay/envoy/envoy:v1", "already mirrored", "quay.io/", 1, 11, web},
-		{"stdin", "spec.template.spec.containers[2].image", "ghcr.io/acme/app:2", "ghcr.io/acme/app:2", "no rule", "", 1, 12, web},
-		{"stdin", "spec.template.spec.containers[3].image", "Nginx", "Nginx", "invalid", "", 1, 13, web},
-		{"stdin", "spec.containers[0].image", "nginx:1.25", ecr + "/dockerhub/nginx:1.25", "mirrored", "docker.io/", 2, 20, object{"Pod", "", "p"}},
-		{"stdin", "spec.containers[1].image", "quay.io/coreos/etcd:v3.5.0", ecr + "/quay/coreos/etcd:v3.5.0", "mirrored", "quay.io/", 2, 21, object{"Pod", "", "p"}},
+		{"stdin", "spec.template.spec.initContainers[0].image", "direct.to/busybox:1.36", "busybox:1.36", "escaped", "", "", 1, 8, web},
+		{"stdin", "spec.template.spec.containers[0].image", "nginx:1.25", ecr + "/dockerhub/nginx:1.25", "mirrored", "docker.io/", "", 1, 10, web},
+		{"stdin", "spec.template.spec.containers[1].image", ecr + "/quay/envoy/envoy:v1", ecr + "/quay/envoy/envoy:v1", "already mirrored", "quay.io/", "", 1, 11, web},
+		{"stdin", "spec.template.spec.containers[2].image", "ghcr.io/acme/app:2", "ghcr.io/acme/app:2", "no rule", "", "", 1, 12, web},
+		{"stdin", "spec.template.spec.containers[3].image", "Nginx", "Nginx", "invalid", "", `invalid image reference "Nginx": invalid reference format: repository name (library/Nginx) must be lowercase`, 1, 13, web},
+		{"stdin", "spec.containers[0].image", "nginx:1.25", ecr + "/dockerhub/nginx:1.25", "mirrored", "docker.io/", "", 2, 20, object{"Pod", "", "p"}},
+		{"stdin", "spec.containers[1].image", "quay.io/coreos/etcd:v3.5.0", ecr + "/quay/coreos/etcd:v3.5.0", "mirrored", "quay.io/", "", 2, 21, object{"Pod", "", "p"}},
 	}
 	if diff := cmp.Diff(want, rep.Images); diff != "" {
 		t.Errorf("images (-want +got):\n%s", diff)

@@ -1,7 +1,7 @@
 package cmd
 
 import (
-	"bufio"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -13,6 +13,7 @@ import (
 	"kmirror.dev/kmirror/pkg/fileset"
 	"kmirror.dev/kmirror/pkg/manifest"
 	"kmirror.dev/kmirror/pkg/mirror"
+	"kmirror.dev/kmirror/pkg/scan"
 )
 
 // RewriteOptions are the flags of "kmirror rewrite", which the bare
@@ -110,155 +111,83 @@ func (o *RewriteOptions) Run(cmd *cobra.Command, args []string) error {
 		return err
 	}
 	stdout, stderr := cmd.OutOrStdout(), cmd.ErrOrStderr()
-	var results []*manifest.Result
+	// Nothing reaches stdout until every input succeeded.
+	spool := fileset.NewSpool(0)
+	defer spool.Close()
+	var sum manifest.Summary
 	if o.InPlace {
-		results, err = o.rewriteInPlace(stdout, files, eng)
-		if err != nil {
-			return err
-		}
-		printWarnings(stderr, results)
+		sum, err = o.rewriteInPlace(cmd.Context(), spool, stderr, files, eng)
 	} else {
-		var keep func(manifest.Image) bool
-		if o.Check {
-			keep = func(img manifest.Image) bool { return img.Decision.Changed() }
-		}
-		in := &inputs{spool: fileset.NewSpool(0)}
-		defer in.spool.Close()
-		if results, err = scanAll(files, eng, keep, in); err != nil {
-			return err
-		}
-		printWarnings(stderr, results)
-		if err := o.output(stdout, in, results); err != nil {
-			return err
+		out := o.output(spool)
+		sum, err = scan.Each(cmd.Context(), files, eng, scan.Visitor{
+			File: out.file,
+			Part: func(p *manifest.Part) error {
+				printWarnings(stderr, p.Warnings)
+				return out.part(p)
+			},
+		})
+		if err == nil {
+			err = out.end(sum)
 		}
 	}
-	s := summarize(results)
+	if err != nil {
+		return err
+	}
+	if _, err := spool.WriteTo(stdout); err != nil {
+		return fmt.Errorf("writing the output: %w", err)
+	}
 	if !o.Quiet {
-		fmt.Fprintln(stderr, s.line(o.Check))
+		fmt.Fprintln(stderr, summaryLine(sum, o.Check))
 	}
-	if o.Check && s.Images > 0 {
+	if o.Check && sum.Rewrites+sum.Left > 0 {
 		return &ExitError{Code: 1}
 	}
 	return nil
 }
 
-// inputs is a copy of every input, one after the other, for the output to
-// read again: an input is read once, as a pipe can be.
-type inputs struct {
-	spool *fileset.Spool
-	ends  []int64
-}
-
-// of returns the copy of input i.
-func (in *inputs) of(i int) io.Reader {
-	start := int64(0)
-	if i > 0 {
-		start = in.ends[i-1]
-	}
-	return io.NewSectionReader(in.spool.Reader(), start, in.ends[i]-start)
-}
-
-// scanAll decides every image of every file before anything is written, so
-// that an error leaves no partial stream and no modified file. Only the
-// current document of each file is held in memory, and the images that keep
-// chooses; when in is not nil, it gets a copy of the inputs.
-func scanAll(files []fileset.File, eng *mirror.Engine, keep func(manifest.Image) bool, in *inputs) ([]*manifest.Result, error) {
-	results := make([]*manifest.Result, len(files))
-	for i, f := range files {
-		r, err := f.Open()
-		if err != nil {
-			return nil, err
-		}
-		var src io.Reader = r
-		if in != nil {
-			src = io.TeeReader(r, in.spool)
-		}
-		results[i], err = manifest.Scan(f.Name, src, eng, keep)
-		r.Close()
-		if err != nil {
-			return nil, err
-		}
-		if in != nil {
-			in.ends = append(in.ends, in.spool.Len())
-		}
-	}
-	return results, nil
-}
-
-func (o *RewriteOptions) output(w io.Writer, in *inputs, results []*manifest.Result) error {
+// output returns what the run writes for the flags given.
+func (o *RewriteOptions) output(w io.Writer) output {
 	switch {
 	case o.Check && o.Output == "json":
-		return writeCheckJSON(w, results)
+		return newCheckJSON(w)
 	case o.Check && !o.Diff:
-		writeCheckText(w, results)
-		return nil
+		return &checkText{w: w}
 	case o.Diff:
-		return writeDiffs(w, in, results)
+		return &diffOutput{w: w}
 	}
-	return writeStream(w, in, results)
+	return &streamOutput{w: w}
 }
 
-// rewriteInPlace replaces the files that change, each read once, and
-// writes their diffs to w with --diff once every file is replaced.
-func (o *RewriteOptions) rewriteInPlace(w io.Writer, files []fileset.File, eng *mirror.Engine) ([]*manifest.Result, error) {
-	results := make([]*manifest.Result, len(files))
-	diffs := fileset.NewSpool(0)
-	defer diffs.Close()
+// rewriteInPlace replaces the files that change, each read once, all or
+// nothing; with --diff, it writes their diffs to w.
+func (o *RewriteOptions) rewriteInPlace(ctx context.Context, w, stderr io.Writer, files []fileset.File, eng *mirror.Engine) (manifest.Summary, error) {
+	var total manifest.Summary
 	err := fileset.Replace(files, func(i int, src io.Reader, dst io.Writer) (bool, error) {
-		in := &inputs{spool: fileset.NewSpool(0)}
-		defer in.spool.Close()
-		res, err := manifest.Scan(files[i].Name, io.TeeReader(src, in.spool), eng, nil)
-		if err != nil || res.Changed == 0 {
-			results[i] = res
+		if err := ctx.Err(); err != nil {
 			return false, err
 		}
-		results[i], in.ends = res, []int64{in.spool.Len()}
+		var diff *diffOutput
 		if o.Diff {
-			if err := writeDiffs(diffs, in, []*manifest.Result{res}); err != nil {
-				return false, err
-			}
+			diff = &diffOutput{w: w}
+			diff.file(files[i].Name)
 		}
-		return true, res.Apply(dst, in.of(0))
-	})
-	if err != nil {
-		return nil, err
-	}
-	_, err = diffs.WriteTo(w)
-	return results, err
-}
-
-// writeStream writes the rewritten inputs one after the other, separated
-// by "---" where an input does not start with one.
-func writeStream(w io.Writer, in *inputs, results []*manifest.Result) error {
-	out := &lastByteWriter{w: bufio.NewWriterSize(w, 64<<10), last: '\n'}
-	for i, r := range results {
-		br := bufio.NewReader(in.of(i))
-		if i > 0 {
-			if out.last != '\n' {
-				io.WriteString(out, "\n")
+		sum, err := manifest.Scan(files[i].Name, src, eng, func(p *manifest.Part) error {
+			printWarnings(stderr, p.Warnings)
+			if diff != nil {
+				if err := diff.part(p); err != nil {
+					return err
+				}
 			}
-			if head, _ := br.Peek(3); string(head) != "---" {
-				io.WriteString(out, "---\n")
-			}
-		}
-		if err := r.Apply(out, br); err != nil {
+			_, err := p.WriteTo(dst)
 			return err
+		})
+		if err == nil && diff != nil {
+			err = diff.end(sum)
 		}
-	}
-	return out.w.Flush()
-}
-
-// lastByteWriter remembers the last byte written through it.
-type lastByteWriter struct {
-	w    *bufio.Writer
-	last byte
-}
-
-func (l *lastByteWriter) Write(p []byte) (int, error) {
-	if len(p) > 0 {
-		l.last = p[len(p)-1]
-	}
-	return l.w.Write(p)
+		total.Sum(sum)
+		return sum.Changed > 0, err
+	})
+	return total, err
 }
 
 // isTerminalReader reports whether r is an interactive terminal, where a

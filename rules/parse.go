@@ -89,6 +89,9 @@ func (p parser) rules(n *yaml.Node) (mirror.Rules, []map[string]int, error) {
 		if r.EscapePrefix, err = p.str(v, "spec.escapePrefix"); err != nil {
 			return r, nil, err
 		}
+		if err := mirror.CheckEscapePrefix(r.EscapePrefix); err != nil {
+			return r, nil, p.errorf(v, "spec.escapePrefix: %v", err)
+		}
 	}
 	var lines []map[string]int
 	if v, ok := spec["mirrors"]; ok {

@@ -88,6 +88,7 @@ func TestParseErrors(t *testing.T) {
 		{"mirrors not a list", head + "spec:\n  mirrors: {from: x}\n", 6, `spec.mirrors must be a list`},
 		{"from not a string", head + "spec:\n  mirrors:\n  - from: [a]\n    to: b.example.com/\n", 7, `spec.mirrors[0].from must be a string`},
 		{"duplicate key", head + "spec:\n  escapePrefix: a/\n  escapePrefix: b/\n", 7, `field "escapePrefix" appears twice`},
+		{"escape prefix not on a path boundary", head + "spec:\n  escapePrefix: direct.to\n", 6, `spec.escapePrefix: invalid rule: "direct.to" must end with "/"`},
 		{"two documents", head + "spec: {}\n---\n" + head + "spec: {}\n", 6, `one document`},
 		{"not a mapping", "- a\n", 1, `rules must be a mapping`},
 		{"bad yaml", head + "spec:\n  mirrors: [\n", 0, `yaml:`},

@@ -97,18 +97,26 @@ func mutate(decide func(string) mirror.Decision, root, old *yaml.Node) *Mutation
 	var before map[containerKey]string
 	if old != nil {
 		before = map[containerKey]string{}
-		for _, f := range manifest.Images(old) {
+		// An old object the walk refuses has no images to compare with.
+		oldFields, _ := manifest.Images(old)
+		for _, f := range oldFields {
 			before[keyOf(f)] = value(f.Node)
 		}
 	}
-	fields := manifest.Images(root)
+	fields, err := manifest.Images(root)
 	m := &Mutation{Images: make([]Image, 0, len(fields))}
+	if err != nil {
+		m.Warnings = append(m.Warnings, fmt.Sprintf("kmirror: %v; no image rewritten", err))
+		return m
+	}
 	mem := newMemory(root)
 	for _, f := range fields {
 		img := value(f.Node)
 		d := mirror.Decision{Image: img, Result: img, Action: mirror.NoRule}
 		kept := Decided
-		if prev, ok := before[keyOf(f)]; ok && prev == img {
+		if f.NotString != nil {
+			d.Action, d.Err = mirror.Invalid, f.NotString
+		} else if prev, ok := before[keyOf(f)]; ok && prev == img {
 			kept = SameAsOld
 		} else if mem.recorded(f, img) {
 			kept = EscapedBefore

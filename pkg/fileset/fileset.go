@@ -8,6 +8,7 @@
 package fileset
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"io/fs"
@@ -126,7 +127,7 @@ func (c *checkedFile) check() error {
 	}
 	byPath, err := os.Stat(c.path)
 	if err != nil || c.n != c.at.Size() || !same(c.at, now) || !same(c.at, byPath) {
-		return fmt.Errorf("%s changed while kmirror was reading it", c.name)
+		return errors.New("the file changed while kmirror was reading it")
 	}
 	return nil
 }

@@ -160,7 +160,7 @@ func TestOpenChanged(t *testing.T) {
 				}
 				return
 			}
-			if want := path + " changed while kmirror was reading it"; err == nil || err.Error() != want {
+			if want := "the file changed while kmirror was reading it"; err == nil || err.Error() != want {
 				t.Errorf("read error %v, want %q", err, want)
 			}
 		})

@@ -266,7 +266,7 @@ func TestReplaceChanged(t *testing.T) {
 		at      int
 		wantErr string
 	}{
-		{"while it is read", 0, "A changed while kmirror was reading it"},
+		{"while it is read", 0, "the file changed while kmirror was reading it"},
 		{"after it was read", 1, "A changed while kmirror was rewriting it; no file was changed"},
 	}
 	for _, tc := range tests {

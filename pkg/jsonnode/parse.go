@@ -1,7 +1,6 @@
 package jsonnode
 
 import (
-	"errors"
 	"fmt"
 	"strings"
 	"sync"
@@ -62,6 +61,28 @@ func (a *Arena) Parse(data []byte) (*yaml.Node, error) {
 	return n, nil
 }
 
+// ParseValues parses data, one JSON value or several separated by white
+// space (a stream of objects, as kubectl reads one), and calls fn with the
+// tree of each in turn; lines count from the start of data. It stops at
+// the first error, from the parser (a *SyntaxError) or from fn. Each tree
+// has nodes of its own.
+func ParseValues(data []byte, fn func(*yaml.Node) error) error {
+	p := &jsonParser{data: string(data), line: 1}
+	for {
+		if p.space(); p.pos == len(p.data) {
+			return nil
+		}
+		p.slab, p.refs = nil, nil
+		n, err := p.value(0)
+		if err != nil {
+			return err
+		}
+		if err := fn(n); err != nil {
+			return err
+		}
+	}
+}
+
 // maxDepth is encoding/json's nesting limit.
 const maxDepth = 10000
 
@@ -78,11 +99,31 @@ type jsonParser struct {
 	refs []*yaml.Node
 }
 
-func (p *jsonParser) errorf(format string, args ...any) error {
-	return fmt.Errorf("offset %d: %s", p.pos, fmt.Sprintf(format, args...))
+// SyntaxError is JSON that does not parse, with where.
+type SyntaxError struct {
+	// Offset counts bytes from 0; Line counts lines from 1.
+	Offset, Line int
+	Msg          string
 }
 
-var errEnd = errors.New("unexpected end of JSON input")
+func (e *SyntaxError) Error() string {
+	if e.Msg == msgEnd {
+		return e.Msg
+	}
+	return fmt.Sprintf("offset %d: %s", e.Offset, e.Msg)
+}
+
+const msgEnd = "unexpected end of JSON input"
+
+func (p *jsonParser) errorf(format string, args ...any) error {
+	return &SyntaxError{Offset: p.pos, Line: p.line, Msg: fmt.Sprintf(format, args...)}
+}
+
+// errEnd is the error at the end of the input.
+func (p *jsonParser) errEnd() error {
+	p.pos = len(p.data)
+	return p.errorf(msgEnd)
+}
 
 // estimateNodes guesses, a little high, how many nodes data makes: a key
 // and a value for each colon, a value for each comma and each container.
@@ -141,7 +182,7 @@ func (p *jsonParser) value(depth int) (*yaml.Node, error) {
 
 func (p *jsonParser) scalarOrContainer(depth int) (*yaml.Node, error) {
 	if p.pos >= len(p.data) {
-		return nil, errEnd
+		return nil, p.errEnd()
 	}
 	switch c := p.data[p.pos]; {
 	case c == '{' || c == '[':
@@ -211,7 +252,7 @@ func (p *jsonParser) container(depth int) (*yaml.Node, error) {
 		p.stack = append(p.stack, v)
 		p.space()
 		if p.pos >= len(p.data) {
-			return nil, errEnd
+			return nil, p.errEnd()
 		}
 		if c := p.data[p.pos]; c == closing {
 			p.pos++
@@ -230,7 +271,7 @@ func (p *jsonParser) container(depth int) (*yaml.Node, error) {
 
 func (p *jsonParser) expected(what string) error {
 	if p.pos >= len(p.data) {
-		return errEnd
+		return p.errEnd()
 	}
 	return p.errorf("want %s, got %q", what, p.data[p.pos])
 }

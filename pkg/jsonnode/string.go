@@ -33,7 +33,7 @@ func (p *jsonParser) string() (string, error) {
 			return "", p.errorf("control character %q in a string", c)
 		}
 	}
-	return "", errEnd
+	return "", p.errEnd()
 }
 
 // validEscape reports whether s starts with what may follow a backslash.

@@ -91,7 +91,11 @@ func decode(t *testing.T, out []byte) decoded {
 func images(items []*yaml.Node) []string {
 	var out []string
 	for _, item := range items {
-		for _, f := range manifest.Images(item) {
+		fields, err := manifest.Images(item)
+		if err != nil {
+			panic(err)
+		}
+		for _, f := range fields {
 			n := f.Node
 			if n.Kind == yaml.AliasNode {
 				n = n.Alias

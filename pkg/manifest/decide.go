@@ -1,6 +1,8 @@
 package manifest
 
 import (
+	"fmt"
+
 	"sigs.k8s.io/kustomize/kyaml/yaml"
 
 	"kmirror.dev/kmirror/pkg/mirror"
@@ -14,47 +16,155 @@ type decided struct {
 	// Target is the scalar to set to Decision.Result, or nil when there is
 	// nothing to set.
 	Target *yaml.Node
+	// Left says why a decision that changes the image cannot be applied in
+	// place; the image is then left as written, unmirrored.
+	Left string
 	// Warning says why the image is left as it was, if there is a reason
 	// to tell.
 	Warning string
 }
 
-// decideObject decides every image field of one object. Both the stream
-// rewriter and the Rewriter filter apply its answers, so they agree on
-// every image, alias and warning.
-func decideObject(fields []Field, eng *mirror.Engine) []decided {
-	own := make(map[*yaml.Node]bool, len(fields))
-	for _, f := range fields {
-		own[f.Node] = true
-	}
+// decideFields decides every image field of one document, whose root is
+// root. Both the stream rewriter and the Rewriter filter apply its
+// answers, so they agree on every image, alias and warning.
+func decideFields(root *yaml.Node, fields []Field, eng *mirror.Engine) ([]decided, error) {
 	out := make([]decided, len(fields))
+	var shared []*decided
 	for i, f := range fields {
-		n := f.Node
-		if n.Kind == yaml.AliasNode {
-			n = n.Alias
+		d := &out[i]
+		d.Field = f
+		if f.NotString != nil {
+			text := imageText(f.Node)
+			d.Decision = mirror.Decision{Image: text, Result: text, Action: mirror.Invalid, Err: f.NotString}
+		} else {
+			d.Decision = eng.Decide(f.Node.Value)
 		}
-		d := decided{Field: f, Decision: eng.Decide(n.Value)}
 		if d.Decision.Action == mirror.Invalid {
 			d.Warning = d.Decision.Err.Error()
 		}
 		switch {
 		case !d.Decision.Changed():
-		case f.Node.Kind == yaml.AliasNode && own[n]:
-			// The anchored image is a field of its own and is set there.
-		case f.Node.Kind == yaml.AliasNode:
-			d.leave("image is a YAML alias of a value that is not an image field; left unchanged")
-		case n.Style&(yaml.LiteralStyle|yaml.FoldedStyle) != 0:
-			d.leave("image is a block scalar; left unchanged")
+		case f.Node.Style&(yaml.LiteralStyle|yaml.FoldedStyle) != 0:
+			d.leave("the image is a block scalar (| or >); write it on one line")
+		case f.Shared:
+			shared = append(shared, d)
 		default:
-			d.Target = n
+			d.Target = f.Node
 		}
-		out[i] = d
 	}
-	return out
+	if len(shared) == 0 {
+		return out, nil
+	}
+	return out, applyShared(root, shared)
 }
 
-// leave keeps the image as it was, for the reason given.
+// applyShared decides whether the fields that share their scalar with an
+// anchor, an alias or a merge key can be set. Setting the scalar sets it
+// wherever it is used: that is right when every use is an image field the
+// walk found, all decided alike, and wrong when the anchored value is also,
+// say, an argument or a label.
+func applyShared(root *yaml.Node, shared []*decided) error {
+	fieldsOf := map[*yaml.Node]int{}
+	for _, d := range shared {
+		fieldsOf[d.Node]++
+	}
+	uses := make(map[*yaml.Node]int, len(fieldsOf))
+	for n := range fieldsOf {
+		uses[n] = 0
+	}
+	if err := countUses(root, uses); err != nil {
+		return err
+	}
+	for _, d := range shared {
+		if uses[d.Node] != fieldsOf[d.Node] {
+			d.leave(fmt.Sprintf("the image comes from a YAML anchor that is also used outside image fields (%d uses, %d of them images); "+
+				"write the image out, or anchor it only where it is an image", uses[d.Node], fieldsOf[d.Node]))
+			continue
+		}
+		d.Target = d.Node
+	}
+	return nil
+}
+
+// countUses counts, for each node that uses holds, how often it occurs in
+// the document root once aliases and merge keys are expanded.
+func countUses(root *yaml.Node, uses map[*yaml.Node]int) error {
+	steps := 0
+	var visit func(n *yaml.Node) error
+	visit = func(n *yaml.Node) error {
+		if n.Kind == yaml.AliasNode {
+			n = deref(n)
+		}
+		if steps++; steps > maxAliasSteps {
+			return errAliasBomb
+		}
+		if _, ok := uses[n]; ok {
+			uses[n]++
+		}
+		switch n.Kind {
+		case yaml.DocumentNode, yaml.SequenceNode:
+			for _, c := range n.Content {
+				if err := visit(c); err != nil {
+					return err
+				}
+			}
+		case yaml.MappingNode:
+			ps, err := pairs(n)
+			if err != nil {
+				return err
+			}
+			for _, p := range ps {
+				if err := visit(p.key); err != nil {
+					return err
+				}
+				if err := visit(p.value); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	}
+	return visit(root)
+}
+
+// leave keeps the image as written, for the reason given.
 func (d *decided) leave(why string) {
-	d.Decision.Result = d.Decision.Image
-	d.Warning = why
+	d.Left = why
+	d.Target = nil
+	d.Warning = "left unmirrored: " + why
+}
+
+// imageText renders the value of an image field that is not a string, for
+// reports.
+func imageText(n *yaml.Node) string {
+	n = deref(n)
+	if n.Kind == yaml.ScalarNode {
+		return clip(n.Value)
+	}
+	out, err := yaml.Marshal(n)
+	if err != nil {
+		return ""
+	}
+	var flow yaml.Node
+	if yaml.Unmarshal(out, &flow) == nil && len(flow.Content) > 0 {
+		setFlow(flow.Content[0])
+		if out, err = yaml.Marshal(&flow); err != nil {
+			return ""
+		}
+	}
+	return clip(string(trimNewline(out)))
+}
+
+func setFlow(n *yaml.Node) {
+	n.Style |= yaml.FlowStyle
+	for _, c := range n.Content {
+		setFlow(c)
+	}
+}
+
+func trimNewline(b []byte) []byte {
+	for len(b) > 0 && b[len(b)-1] == '\n' {
+		b = b[:len(b)-1]
+	}
+	return b
 }

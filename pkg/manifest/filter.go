@@ -1,6 +1,8 @@
 package manifest
 
 import (
+	"errors"
+
 	"sigs.k8s.io/kustomize/kyaml/kio"
 	"sigs.k8s.io/kustomize/kyaml/yaml"
 
@@ -29,36 +31,55 @@ type Rewriter struct {
 
 var _ kio.Filter = (*Rewriter)(nil)
 
-// Filter rewrites the image fields of each node and returns nodes.
+// Filter rewrites the image fields of each node and returns nodes. It
+// fails on an object that holds a key twice on the way to an image, or
+// whose aliases expand without end.
 func (r *Rewriter) Filter(nodes []*yaml.RNode) ([]*yaml.RNode, error) {
 	r.Images, r.Warnings = nil, nil
 	for i, n := range nodes {
-		r.rewriteObject(i+1, n.YNode())
+		if err := r.rewriteObject(i+1, n.YNode()); err != nil {
+			return nil, err
+		}
 	}
 	return nodes, nil
 }
 
 // rewriteObject decides every image of one object before it sets any, so
 // that an anchored image is decided on its value as written, like Rewrite.
-func (r *Rewriter) rewriteObject(doc int, root *yaml.Node) {
+func (r *Rewriter) rewriteObject(doc int, root *yaml.Node) error {
 	if root == nil {
-		return
+		return nil
 	}
-	decisions := decideObject(Images(root), r.Engine)
+	fail := func(line int, err error) error {
+		return &SyntaxError{File: r.File, Document: doc, Line: line, Err: err}
+	}
+	fields, err := Images(root)
+	if err != nil {
+		var dup *DuplicateKeyError
+		if errors.As(err, &dup) {
+			return fail(dup.Second, err)
+		}
+		return fail(root.Line, err)
+	}
+	decisions, err := decideFields(root, fields, r.Engine)
+	if err != nil {
+		return fail(root.Line, err)
+	}
 	for _, d := range decisions {
-		loc := Location{File: r.File, Document: doc, Line: d.Node.Line, Object: d.Object, Path: d.Path.String()}
+		loc := Location{File: r.File, Document: doc, Line: d.Site.Line, Object: d.Object, Path: d.Path.String()}
 		if d.Warning != "" {
 			r.Warnings = append(r.Warnings, Warning{loc, d.Decision.Image, d.Warning})
 		}
-		r.Images = append(r.Images, Image{Location: loc, Decision: d.Decision})
+		r.Images = append(r.Images, Image{Location: loc, Decision: d.Decision, Left: d.Left})
 	}
 	for _, d := range decisions {
 		if n := d.Target; n != nil {
 			n.Value = d.Decision.Result
 			// An image is a string even where it was written as something
-			// the decoder tagged otherwise, such as a bare number.
+			// the decoder tagged otherwise.
 			n.Tag = "!!str"
 			n.Style &^= yaml.TaggedStyle
 		}
 	}
+	return nil
 }

@@ -118,17 +118,18 @@ func TestRewriterFilter(t *testing.T) {
 			in:   "kind: Pod\nmetadata:\n  labels: {img: &img nginx}\nspec:\n  containers:\n  - image: *img\n",
 			want: "kind: Pod\nmetadata:\n  labels: {img: &img nginx}\nspec:\n  containers:\n  - image: *img\n",
 			images: []summary{
-				{1, "spec.containers[0].image", "nginx", "nginx", mirror.Mirrored},
+				{1, "spec.containers[0].image", "nginx", filterECR + "/dockerhub/nginx", mirror.Mirrored},
 			},
-			warnings: []string{"stdin: document 1 (Pod), line 6: spec.containers[0].image: image is a YAML alias of a value that is not an image field; left unchanged"},
+			warnings: []string{"stdin: document 1 (Pod), line 6: spec.containers[0].image: left unmirrored: the image comes from a YAML anchor that is also used outside image fields (2 uses, 1 of them images); write the image out, or anchor it only where it is an image"},
 		},
 		{
-			name: "a value the decoder reads as a number becomes a string",
+			name: "a value the decoder reads as a number is left with a warning",
 			in:   "kind: Pod\nspec:\n  containers:\n  - image: 1234\n",
-			want: "kind: Pod\nspec:\n  containers:\n  - image: " + filterECR + "/dockerhub/1234\n",
+			want: "kind: Pod\nspec:\n  containers:\n  - image: 1234\n",
 			images: []summary{
-				{1, "spec.containers[0].image", "1234", filterECR + "/dockerhub/1234", mirror.Mirrored},
+				{1, "spec.containers[0].image", "1234", "1234", mirror.Invalid},
 			},
+			warnings: []string{"stdin: document 1 (Pod), line 4: spec.containers[0].image: image 1234 is a number, not a string; quote it"},
 		},
 		{
 			name: "an escaped image that reads as a number is quoted",
@@ -143,9 +144,9 @@ func TestRewriterFilter(t *testing.T) {
 			in:   "kind: Pod\nspec:\n  containers:\n  - image: >-\n      quay.io/a/b\n",
 			want: "kind: Pod\nspec:\n  containers:\n  - image: >-\n      quay.io/a/b\n",
 			images: []summary{
-				{1, "spec.containers[0].image", "quay.io/a/b", "quay.io/a/b", mirror.Mirrored},
+				{1, "spec.containers[0].image", "quay.io/a/b", filterECR + "/quay/a/b", mirror.Mirrored},
 			},
-			warnings: []string{"stdin: document 1 (Pod), line 4: spec.containers[0].image: image is a block scalar; left unchanged"},
+			warnings: []string{"stdin: document 1 (Pod), line 4: spec.containers[0].image: left unmirrored: the image is a block scalar (| or >); write it on one line"},
 		},
 		{
 			name: "objects without images are untouched",

@@ -2,15 +2,21 @@ package manifest
 
 import (
 	"bytes"
+	"io"
 	"testing"
 
+	"sigs.k8s.io/kustomize/kyaml/yaml"
+
+	"kmirror.dev/kmirror/pkg/jsonnode"
 	"kmirror.dev/kmirror/pkg/mirror"
 )
 
 // FuzzRewrite feeds arbitrary streams to Rewrite. It must never panic; what
 // it accepts it must accept again after rewriting, with the same documents;
-// and rewriting twice must equal rewriting once, unless the first pass
-// escaped an image, which by design a second pass then mirrors.
+// the output must decode to the input's documents with only the rewritten
+// image values changed; and rewriting twice must equal rewriting once,
+// unless the first pass escaped an image, which by design a second pass
+// then mirrors.
 func FuzzRewrite(f *testing.F) {
 	for _, s := range []string{
 		"kind: Pod\nspec:\n  containers:\n  - image: nginx # c\n  - image: \"direct.to/busybox\"\n",
@@ -19,6 +25,20 @@ func FuzzRewrite(f *testing.F) {
 		"kind: List\nitems:\n- kind: Pod\n  spec: {containers: [{image: &a gcr.io/x}, {image: *a}]}\n",
 		"kind: Pod\nspec:\n  containers:\n  - image: !!str registry.k8s.io/x\n  volumes: [{image: {reference: nginx}}]\n",
 		"---\n--- \n...\n# c\n",
+		// Line breaks other than LF, and byte order marks.
+		"kind: Pod\nspec:\n  containers:\n  - args: [\"x\u2028y\"]\n    image: nginx\n    command: [a]\n",
+		"kind: Pod\nspec:\n  containers:\n  - args: ['x\u2029y', \"\u0085\"]\n    image: nginx\n    command: [a]\n",
+		"kind: Pod\rspec:\r  containers:\r  - args: [a]\r    image: nginx\r",
+		"kind: Pod\r\nmetadata: {labels: {a: \"x\ry\"}}\nspec:\n  containers:\n  - image: nginx\n",
+		"\ufeff{\"kind\":\"Pod\",\"spec\":{\"containers\":[{\"image\":\"nginx\"}]}}",
+		"\ufeff{kind: Pod, spec: {containers: [{image: nginx}]}}",
+		"\xff\xfek\x00i\x00n\x00d\x00:\x00 \x00P\x00o\x00d\x00\n\x00",
+		"\x00\x00\xfe\xff",
+		// JSON that YAML refuses.
+		`{"kind":"Pod","metadata":{"name":"\ud83d\ude80"},"spec":{"containers":[{"image":"quay.io\/a\/b"}]}}`,
+		// Anchors and merges.
+		"kind: Pod\nspec:\n  containers:\n  - &c {name: a, image: quay.io/a/b}\n  - *c\n  - <<: *c\n    name: b\n",
+		"kind: Pod\nx: &d {image: nginx}\nspec:\n  containers:\n  - <<: *d\n",
 	} {
 		f.Add([]byte(s))
 	}
@@ -39,6 +59,14 @@ func FuzzRewrite(f *testing.F) {
 			t.Fatalf("rewriting changed the documents or fields: %d/%d documents, %d/%d images\n%q\n%q",
 				first.Documents, second.Documents, len(first.Images), len(second.Images), in, first.Output)
 		}
+		for i, img := range first.Images {
+			if got := second.Images[i].Decision.Image; got != img.Pulled() {
+				t.Fatalf("image %d (%s) reads %q after the rewrite, want %q\n%q\n%q", i, img.Location, got, img.Pulled(), in, first.Output)
+			}
+		}
+		if a, b := documents(t, in), documents(t, first.Output); a != b {
+			t.Fatalf("the rewrite changed more than images:\n%s\n%s\n%q\n%q", a, b, in, first.Output)
+		}
 		for _, img := range first.Images {
 			if img.Decision.Action == mirror.Escaped {
 				return
@@ -48,4 +76,56 @@ func FuzzRewrite(f *testing.F) {
 			t.Fatalf("rewriting twice differs from once:\n%q\n%q", first.Output, second.Output)
 		}
 	})
+}
+
+// documents renders the documents of a stream that Rewrite accepted with
+// every image field blanked out, so that two streams that differ only in
+// their images render alike.
+func documents(t *testing.T, data []byte) string {
+	t.Helper()
+	var out bytes.Buffer
+	err := splitDocuments(bytes.NewReader(data), func(c chunk) error {
+		if at, ok := jsonStart(c.data); ok {
+			if err := jsonnode.ParseValues(c.data[at:], func(n *yaml.Node) error { return render(&out, n) }); err == nil {
+				return nil
+			}
+		}
+		dec := yaml.NewDecoder(bytes.NewReader(c.data))
+		for {
+			var doc yaml.Node
+			if err := dec.Decode(&doc); err == io.EOF {
+				return nil
+			} else if err != nil {
+				return err
+			}
+			if !isEmpty(&doc) {
+				if err := render(&out, doc.Content[0]); err != nil {
+					return err
+				}
+			}
+		}
+	})
+	if err != nil {
+		t.Fatalf("documents of a stream Rewrite took: %v", err)
+	}
+	return out.String()
+}
+
+func render(out *bytes.Buffer, root *yaml.Node) error {
+	fields, err := Images(root)
+	if err != nil {
+		return err
+	}
+	for _, f := range fields {
+		f.Node.Value, f.Node.Style = "", 0
+	}
+	var v any
+	if err := root.Decode(&v); err != nil {
+		out.WriteString("undecodable\n")
+		return nil
+	}
+	b, err := yaml.Marshal(v)
+	out.Write(b)
+	out.WriteString("---\n")
+	return err
 }

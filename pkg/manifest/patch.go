@@ -2,9 +2,10 @@ package manifest
 
 import (
 	"bytes"
-	"errors"
+	"encoding/json"
 	"fmt"
 	"strconv"
+	"strings"
 	"unicode/utf8"
 
 	"sigs.k8s.io/kustomize/kyaml/yaml"
@@ -16,44 +17,136 @@ type edit struct {
 	text       string
 }
 
-// lineIndex finds where each line of a chunk starts, once, when the first
-// edit of the chunk needs it.
-type lineIndex struct {
-	data   []byte
-	starts []int
+// locator turns the line and column of a node into a byte offset in the
+// text the node was parsed from, counting lines and columns exactly as the
+// parser did. yaml.v3 ends a line at "\r\n", "\r", "\n", U+0085, U+2028
+// and U+2029, and counts columns in characters; package jsonnode ends a
+// line at "\n" only and counts columns in bytes. Offsets are asked for in
+// increasing order, so the locator moves forward through the text once.
+type locator struct {
+	data []byte
+	json bool
+	// base is added to the offsets of edits: where data is in its part.
+	base int
+	// pos is the offset of line:column.
+	pos, line, column int
 }
 
-func (li *lineIndex) offset(line, column int) (int, bool) {
-	if li.starts == nil {
-		li.starts = []int{0}
-		for i, b := range li.data {
-			if b == '\n' {
-				li.starts = append(li.starts, i+1)
-			}
+func newLocator(data []byte, json bool) *locator {
+	l := &locator{data: data, json: json, line: 1, column: 1}
+	// yaml.v3 skips a byte order mark before counting.
+	if !json && bytes.HasPrefix(data, bom) {
+		l.pos = len(bom)
+	}
+	return l
+}
+
+var bom = []byte("\xef\xbb\xbf")
+
+// offset returns the offset of line:column, or false when the text has no
+// such place.
+func (l *locator) offset(line, column int) (int, bool) {
+	if line < l.line || line == l.line && column < l.column {
+		base := l.base
+		*l = *newLocator(l.data, l.json)
+		l.base = base
+	}
+	for l.line < line {
+		if l.pos >= len(l.data) {
+			return 0, false
+		}
+		l.pos += l.step()
+	}
+	for l.column < column {
+		if l.pos >= len(l.data) || breakLen(l.data[l.pos:], l.json) > 0 {
+			return 0, false
+		}
+		size := 1
+		if !l.json {
+			_, size = utf8.DecodeRune(l.data[l.pos:])
+		}
+		l.pos += size
+		l.column++
+	}
+	return l.pos, true
+}
+
+// step moves past one character and returns its length, counting a line
+// break.
+func (l *locator) step() int {
+	if n := breakLen(l.data[l.pos:], l.json); n > 0 {
+		l.line++
+		l.column = 1
+		return n
+	}
+	l.column++
+	if l.json {
+		return 1
+	}
+	_, size := utf8.DecodeRune(l.data[l.pos:])
+	return size
+}
+
+// breakLen returns the length of the line break at the start of b, or 0.
+func breakLen(b []byte, json bool) int {
+	if len(b) == 0 {
+		return 0
+	}
+	switch b[0] {
+	case '\n':
+		return 1
+	case '\r':
+		if json {
+			return 0
+		}
+		if len(b) > 1 && b[1] == '\n' {
+			return 2
+		}
+		return 1
+	case 0xc2:
+		if !json && len(b) > 1 && b[1] == 0x85 {
+			return 2
+		}
+	case 0xe2:
+		if !json && len(b) > 2 && b[1] == 0x80 && (b[2] == 0xa8 || b[2] == 0xa9) {
+			return 3
 		}
 	}
-	if line < 1 || line > len(li.starts) {
-		return 0, false
-	}
-	// yaml.v3 counts columns in characters, not bytes.
-	pos := li.starts[line-1]
-	for c := 1; c < column && pos < len(li.data); c++ {
-		_, size := utf8.DecodeRune(li.data[pos:])
-		pos += size
-	}
-	return pos, true
+	return 0
 }
 
-var errCannotEdit = errors.New("cannot edit this image in place")
-
-// locate returns the edit that sets scalar n, found in li, to value, in the
-// quoting style n was written in.
-func (li *lineIndex) locate(n *yaml.Node, value string) (edit, error) {
-	pos, ok := li.offset(n.Line, n.Column)
-	if !ok {
-		return edit{}, errCannotEdit
+// countBreaks counts the line breaks of YAML in b.
+func countBreaks(b []byte) int {
+	n := 0
+	for i := 0; i < len(b); {
+		if k := breakLen(b[i:], false); k > 0 {
+			n++
+			i += k
+			continue
+		}
+		i++
 	}
-	data := li.data
+	return n
+}
+
+// cannotEdit is an image written in a form that an edit in place does not
+// handle: the image is left, for the reason given.
+type cannotEdit string
+
+func (e cannotEdit) Error() string { return string(e) }
+
+// locate returns the edit that sets scalar n to value, in the quoting style
+// n was written in. Before it returns, it checks that the bytes it would
+// replace are the scalar as written: decoded, they equal n's value. A
+// cannotEdit error is a scalar written in a form the edit does not handle;
+// any other error would have edited the wrong bytes, and the caller must
+// refuse the stream.
+func (l *locator) locate(n *yaml.Node, value string) (edit, error) {
+	pos, ok := l.offset(n.Line, n.Column)
+	if !ok {
+		return edit{}, fmt.Errorf("line %d, column %d of the image is not in the document", n.Line, n.Column)
+	}
+	data := l.data
 	// A node's position may be that of its anchor or tag.
 	for pos < len(data) && (data[pos] == '&' || data[pos] == '!') {
 		for pos < len(data) && data[pos] != ' ' && data[pos] != '\t' {
@@ -64,31 +157,111 @@ func (li *lineIndex) locate(n *yaml.Node, value string) (edit, error) {
 		}
 	}
 	rest := data[pos:]
-	switch n.Style &^ yaml.TaggedStyle {
+	var e edit
+	switch n.Style &^ (yaml.TaggedStyle | yaml.FlowStyle) {
 	case yaml.DoubleQuotedStyle:
 		end := quotedEnd(rest, '"')
 		if end < 0 {
-			return edit{}, errCannotEdit
+			return edit{}, misplaced(n, rest)
 		}
-		return edit{pos, pos + end, strconv.Quote(value)}, nil
+		e = edit{pos, pos + end, strconv.Quote(value)}
 	case yaml.SingleQuotedStyle:
 		end := quotedEnd(rest, '\'')
 		if end < 0 {
-			return edit{}, errCannotEdit
+			return edit{}, misplaced(n, rest)
 		}
-		return edit{pos, pos + end, "'" + value + "'"}, nil
+		e = edit{pos, pos + end, "'" + value + "'"}
 	case 0:
-		if !bytes.HasPrefix(rest, []byte(n.Value)) || !plainEnds(rest[len(n.Value):]) {
-			return edit{}, fmt.Errorf("%w: a plain scalar over several lines", errCannotEdit)
+		end := len(n.Value)
+		if !bytes.HasPrefix(rest, []byte(n.Value)) || !plainEnds(rest[end:]) {
+			first := rest
+			for i := range first {
+				if breakLen(first[i:], false) > 0 {
+					first = first[:i]
+					break
+				}
+			}
+			if first = bytes.TrimRight(first, " \t"); len(first) > 0 && strings.HasPrefix(n.Value, string(first)) {
+				return edit{}, cannotEdit("the image is a plain scalar over several lines; write it on one line")
+			}
+			return edit{}, misplaced(n, rest)
 		}
-		text := value
-		if yaml.IsValueNonString(value) {
-			text = strconv.Quote(value)
-		}
-		return edit{pos, pos + len(n.Value), text}, nil
+		e = edit{pos, pos + end, plain(value)}
+	default:
+		return edit{}, cannotEdit(fmt.Sprintf("the image is written in scalar style %d", n.Style))
 	}
-	// Block scalars are left alone before they get here (see decideObject).
-	return edit{}, fmt.Errorf("%w: scalar style %d", errCannotEdit, n.Style)
+	if err := l.check(n, data[e.start:e.end]); err != nil {
+		return edit{}, err
+	}
+	e.start, e.end = e.start+l.base, e.end+l.base
+	return e, nil
+}
+
+// check is the guard of every edit: written, the bytes to replace must be
+// the scalar n.
+func (l *locator) check(n *yaml.Node, written []byte) error {
+	if got, err := l.decode(n, written); err != nil || got != n.Value {
+		return misplaced(n, written)
+	}
+	return nil
+}
+
+// misplaced is the error of an edit that would not replace the scalar n,
+// but the bytes found.
+func misplaced(n *yaml.Node, found []byte) error {
+	if i := bytes.IndexAny(found, "\r\n"); i >= 0 {
+		found = found[:i]
+	}
+	return fmt.Errorf("the image at column %d is not where the parser put it (found %q); kmirror refuses to edit rather than risk another value",
+		n.Column, clip(string(found)))
+}
+
+// decode reads the scalar written as b in the style of n.
+func (l *locator) decode(n *yaml.Node, b []byte) (string, error) {
+	switch {
+	case n.Style&yaml.DoubleQuotedStyle != 0 && l.json:
+		var s string
+		err := json.Unmarshal(b, &s)
+		return s, err
+	case n.Style&yaml.DoubleQuotedStyle != 0:
+		if inner := b[1 : len(b)-1]; !bytes.ContainsAny(inner, "\\\r\n\u0085\u2028\u2029") {
+			return string(inner), nil
+		}
+	case n.Style&yaml.SingleQuotedStyle != 0:
+		if inner := b[1 : len(b)-1]; !bytes.ContainsAny(inner, "\r\n\u0085\u2028\u2029") {
+			return strings.ReplaceAll(string(inner), "''", "'"), nil
+		}
+	default:
+		return string(b), nil
+	}
+	var s string
+	err := yaml.Unmarshal(b, &s)
+	return s, err
+}
+
+// plain returns value to be written as a plain scalar, or quoted when a
+// YAML decoder would read it as something other than that string: a
+// number, a date, a boolean (in YAML 1.2, or in the YAML 1.1 that kubectl
+// reads, where "on" and "no" are booleans).
+func plain(value string) string {
+	if isPlainString(value) {
+		return value
+	}
+	return strconv.Quote(value)
+}
+
+func isPlainString(value string) bool {
+	// No YAML number, date, boolean or null has a slash: the fast way out
+	// for every mirrored image.
+	if strings.Contains(value, "/") && !strings.ContainsAny(value, " #,[]{}") {
+		return true
+	}
+	var n yaml.Node
+	if err := yaml.Unmarshal([]byte(value), &n); err != nil || len(n.Content) != 1 {
+		return false
+	}
+	s := n.Content[0]
+	return s.Kind == yaml.ScalarNode && s.Tag == "!!str" && s.Style == 0 && s.Value == value && !yaml.IsValueNonString(value)
 }
 
 // quotedEnd returns the length of the quoted scalar at the start of b,
@@ -112,11 +285,11 @@ func quotedEnd(b []byte, quote byte) int {
 
 // plainEnds reports whether a plain scalar can end just before b.
 func plainEnds(b []byte) bool {
-	if len(b) == 0 {
+	if len(b) == 0 || breakLen(b, false) > 0 {
 		return true
 	}
 	switch b[0] {
-	case ' ', '\t', '\r', '\n', ',', ']', '}':
+	case ' ', '\t', ',', ']', '}':
 		return true
 	}
 	return false

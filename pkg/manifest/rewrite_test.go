@@ -3,6 +3,7 @@ package manifest
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
 	"strings"
 	"testing"
@@ -116,7 +117,7 @@ func TestRewriteCounts(t *testing.T) {
 func TestRewriteLeavesWhatItCannotEdit(t *testing.T) {
 	tests := []struct{ name, in, warning string }{
 		{"block scalar", "kind: Pod\nspec:\n  containers:\n  - image: |-\n      nginx\n", "a block scalar"},
-		{"alias of a non-image", "kind: Pod\nmetadata:\n  labels: {img: &i nginx}\nspec:\n  containers:\n  - image: *i\n", "YAML alias"},
+		{"alias of a non-image", "kind: Pod\nmetadata:\n  labels: {img: &i nginx}\nspec:\n  containers:\n  - image: *i\n", "YAML anchor"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -142,7 +143,7 @@ func TestRewriteSyntaxErrors(t *testing.T) {
 		name, in  string
 		doc, line int
 	}{
-		{"bad mapping in the second document", "kind: Pod\n---\n# c\nkind: Pod\nspec:\n  containers: [\n  a: b: c\n", 2, 6},
+		{"bad mapping in the second document", "kind: Pod\n---\n# c\nkind: Pod\nspec:\n  containers: [\n  a: b: c\n", 2, 7},
 		{"tab indentation", "kind: A\n---\nkind: B\n---\nkind: Pod\nspec:\n\tcontainers: []\n", 3, 7},
 		{"unclosed quote", "a: x\n---\na: \"b\n", 2, 3},
 		{"broken JSON", `{"kind": "Pod", "spec": {`, 1, 1},
@@ -171,7 +172,7 @@ func split(t *testing.T, in string) []chunk {
 	t.Helper()
 	var out []chunk
 	err := splitDocuments(strings.NewReader(in), func(c chunk) error {
-		if in[c.offset:c.offset+len(c.data)] != string(c.data) {
+		if in[c.offset:c.offset+int64(len(c.data))] != string(c.data) {
 			t.Errorf("chunk at %d does not match the stream", c.offset)
 		}
 		c.data = bytes.Clone(c.data)
@@ -234,58 +235,79 @@ func TestLongLines(t *testing.T) {
 	}
 }
 
-// TestScanKeepsWhatItIsAsked checks that Scan counts every image but keeps
-// only the chosen ones, and that Apply gives what Rewrite gives.
-func TestScanKeepsWhatItIsAsked(t *testing.T) {
-	in := "kind: Pod\nspec:\n  containers: [{image: nginx}, {image: ghcr.io/x}, {image: Bad}]\n"
-	res, err := Scan("in", strings.NewReader(in), engine(t), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(res.Images) != 0 || res.Rewrites != 1 || res.Changed != 1 || len(res.Warnings) != 1 {
-		t.Errorf("kept %d images, %d rewrites, %d changed documents, %d warnings; want 0, 1, 1, 1",
-			len(res.Images), res.Rewrites, res.Changed, len(res.Warnings))
+// TestScanParts checks that Scan hands every part over in order, with
+// its images numbered in the stream, and that the parts written out are
+// what Rewrite gives.
+func TestScanParts(t *testing.T) {
+	var in strings.Builder
+	for i := range 3000 {
+		fmt.Fprintf(&in, "---\nkind: Pod\nmetadata: {name: p%d}\nspec:\n  containers: [{image: nginx}, {image: ghcr.io/x}, {image: Bad}]\n", i)
 	}
 	var out bytes.Buffer
-	if err := res.Apply(&out, strings.NewReader(in)); err != nil {
-		t.Fatal(err)
-	}
-	all, err := Rewrite("in", []byte(in), engine(t))
+	var images []Image
+	sum, err := Scan("in", strings.NewReader(in.String()), engine(t), func(p *Part) error {
+		images = append(images, p.Images...)
+		_, err := p.WriteTo(&out)
+		return err
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if out.String() != string(all.Output) || len(all.Images) != 3 {
-		t.Errorf("Apply gave %q, Rewrite %q with %d images", out.String(), all.Output, len(all.Images))
+	if sum.Documents != 3000 || sum.Rewrites != 3000 || sum.Changed != 3000 || sum.Warnings != 3000 || sum.Images != 9000 {
+		t.Errorf("summary %+v", sum)
+	}
+	for i, img := range images {
+		if want := i/3 + 1; img.Document != want || img.Object.Name != fmt.Sprintf("p%d", want-1) || img.Line != 5*want {
+			t.Fatalf("image %d: document %d, object %s, line %d; want document %d, line %d", i, img.Document, img.Object, img.Line, want, 5*want)
+		}
+	}
+	all, err := Rewrite("in", []byte(in.String()), engine(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out.String() != string(all.Output) || len(all.Images) != 9000 {
+		t.Errorf("parts written differ from Rewrite's output")
+	}
+}
+
+// TestScanStopsAtTheFirstError checks that fn never sees a part after
+// the one at fault, and that an error from fn stops the scan.
+func TestScanStopsAtTheFirstError(t *testing.T) {
+	var in strings.Builder
+	for i := range 2000 {
+		if i == 1500 {
+			in.WriteString("---\nkind: Pod\nspec: [\n")
+		}
+		fmt.Fprintf(&in, "---\nkind: Pod\nspec:\n  containers: [{image: nginx}]\n")
+	}
+	seen := 0
+	_, err := Scan("in", strings.NewReader(in.String()), engine(t), func(p *Part) error {
+		seen += p.Documents
+		return nil
+	})
+	var se *SyntaxError
+	if !errors.As(err, &se) || se.Document != 1501 || se.Line != 1500*4+3 {
+		t.Fatalf("Scan = %v, want a syntax error in document 1501, line %d", err, 1500*4+3)
+	}
+	if seen > 1500 {
+		t.Errorf("fn saw %d documents, more than the 1500 before the error", seen)
+	}
+	stop := errors.New("stop")
+	calls := 0
+	_, err = Scan("in", strings.NewReader(in.String()), engine(t), func(p *Part) error {
+		calls++
+		return stop
+	})
+	if err != stop || calls != 1 {
+		t.Errorf("Scan = %v after %d calls, want fn's error after one", err, calls)
 	}
 }
 
 // TestScanReadError reports a stream that fails while being read.
 func TestScanReadError(t *testing.T) {
-	_, err := Scan("pipe", io.MultiReader(strings.NewReader("kind: Pod\n"), iotest.ErrReader(errors.New("broken pipe"))), engine(t), nil)
+	_, err := Scan("pipe", io.MultiReader(strings.NewReader("kind: Pod\n"), iotest.ErrReader(errors.New("broken pipe"))), engine(t),
+		func(*Part) error { return nil })
 	if err == nil || !strings.Contains(err.Error(), "reading pipe: broken pipe") {
 		t.Errorf("Scan = %v, want the read error", err)
-	}
-}
-
-// TestApplyNoticesAChangedInput feeds Apply a stream other than the one
-// Scan read, as when a file changes between the two reads.
-func TestApplyNoticesAChangedInput(t *testing.T) {
-	in := "kind: Pod\nspec:\n  containers: [{image: nginx}]\n"
-	res, err := Scan("in.yaml", strings.NewReader(in), engine(t), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, other := range []string{
-		strings.Replace(in, "Pod", "Job", 1),
-		in[:20],
-		in + "# more\n",
-	} {
-		err := res.Apply(io.Discard, strings.NewReader(other))
-		if err == nil || !strings.Contains(err.Error(), "rewriting in.yaml: the input changed") {
-			t.Errorf("Apply on %q = %v, want the input-changed error", other, err)
-		}
-	}
-	if err := res.Apply(io.Discard, strings.NewReader(in)); err != nil {
-		t.Errorf("Apply on the same stream: %v", err)
 	}
 }

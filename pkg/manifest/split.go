@@ -10,8 +10,9 @@ import (
 type chunk struct {
 	data []byte
 	// offset is where data starts in the stream; line is its first line
-	// there, counting from 1.
-	offset, line int
+	// there, counting from 1, as YAML counts lines (see countBreaks).
+	offset int64
+	line   int
 }
 
 // splitDocuments reads a stream and calls fn with each of its documents,
@@ -27,46 +28,51 @@ type chunk struct {
 func splitDocuments(r io.Reader, fn func(chunk) error) error {
 	br := bufio.NewReaderSize(r, 64<<10)
 	var buf []byte // the current chunk
-	start, startLine, line := 0, 1, 1
+	var start int64
+	startLine, line := 1, 1
 	content := false
 	// cut and cutLine mark where the next chunk begins, in buf: at the
 	// marker, or at the first of the directives just before it.
 	cut, cutLine := -1, 0
-	for ; ; line++ {
+	for {
+		at := len(buf)
 		text, err := br.ReadSlice('\n')
-		switch {
-		case len(text) == 0:
-		case isMarker(text):
-			if cut < 0 {
-				cut, cutLine = len(buf), line
-			}
-			if content {
-				if ferr := fn(chunk{buf[:cut], start, startLine}); ferr != nil {
-					return ferr
-				}
-				buf = buf[:copy(buf, buf[cut:])]
-				start, startLine = start+cut, cutLine
-			}
-			content, cut = isContent(text[3:]), -1
-		case text[0] == '%':
-			if cut < 0 {
-				cut, cutLine = len(buf), line
-			}
-		case isContent(text):
-			content, cut = true, -1
-		}
 		buf = append(buf, text...)
 		// A line longer than the reader's buffer comes in pieces; only its
-		// start matters above.
+		// start matters below.
 		for err == bufio.ErrBufferFull {
 			text, err = br.ReadSlice('\n')
 			buf = append(buf, text...)
 		}
+		if err != nil && err != io.EOF {
+			return err
+		}
+		if text := buf[at:]; len(text) > 0 {
+			breaks := countBreaks(text)
+			switch {
+			case isMarker(text):
+				if cut < 0 {
+					cut, cutLine = at, line
+				}
+				if content {
+					if ferr := fn(chunk{buf[:cut], start, startLine}); ferr != nil {
+						return ferr
+					}
+					buf = buf[:copy(buf, buf[cut:])]
+					start, startLine = start+int64(cut), cutLine
+				}
+				content, cut = isContent(text[3:]), -1
+			case text[0] == '%':
+				if cut < 0 {
+					cut, cutLine = at, line
+				}
+			case isContent(text):
+				content, cut = true, -1
+			}
+			line += breaks
+		}
 		if err == io.EOF {
 			break
-		}
-		if err != nil {
-			return err
 		}
 	}
 	if len(buf) == 0 {

@@ -79,13 +79,34 @@ func (p Path) Pointer() string {
 // Field is one image field of an object.
 type Field struct {
 	Object Object
-	// Path leads from the document root to the image scalar.
+	// Path leads from the document root to the image, in the document as
+	// decoded, with aliases and merge keys expanded.
 	Path Path
 	// List is "containers", "initContainers", "ephemeralContainers" or
 	// "volumes"; Name is the container's or volume's name in it.
 	List, Name string
-	// Node is the image's scalar, or an alias of one.
+	// Node is the image's value as parsed: a scalar, or for a field whose
+	// value is not a string, whatever it is. An alias is resolved: Node is
+	// the node anchored, which other fields may share.
 	Node *yaml.Node
+	// Shared: the path to Node passes an alias, a merge key or an anchor,
+	// so that Node may also be the value of other fields.
+	Shared bool
+	// Site is where the field is written: Node itself, or the alias or
+	// merge key that brings Node to the field. Fields are in the order of
+	// their sites.
+	Site *yaml.Node
+	// NotString says why Node is not an image, or is nil: the value is a
+	// number, a boolean, a mapping or a list.
+	NotString error
+}
+
+// Value returns the image as written, for a field whose value is a string.
+func (f Field) Value() string {
+	if f.NotString != nil {
+		return ""
+	}
+	return f.Node.Value
 }
 
 // containerLists are the lists of a pod spec whose entries have an image.
@@ -99,24 +120,81 @@ var skipKinds = map[string]bool{
 }
 
 // Images returns the image fields of the object n, in the order they are
-// written.
-func Images(n *yaml.Node) []Field {
-	var fields []Field
-	walkObject(n, nil, func(f Field) { fields = append(fields, f) })
-	slices.SortStableFunc(fields, func(a, b Field) int {
-		return cmp.Or(a.Node.Line-b.Node.Line, a.Node.Column-b.Node.Column)
+// written. It fails on a mapping on the way to an image that holds a key
+// twice (*DuplicateKeyError), and on aliases that expand without end.
+func Images(n *yaml.Node) ([]Field, error) {
+	w := &walker{}
+	w.object(n, nil, way{})
+	if w.err != nil {
+		return nil, w.err
+	}
+	slices.SortStableFunc(w.fields, func(a, b Field) int {
+		return cmp.Or(a.Site.Line-b.Site.Line, a.Site.Column-b.Site.Column)
 	})
-	return fields
+	return w.fields, nil
 }
 
-func walkObject(n *yaml.Node, path Path, visit func(Field)) {
-	if n.Kind != yaml.MappingNode {
+// walker finds the image fields of a document. It keeps the first error.
+type walker struct {
+	fields []Field
+	err    error
+	// aliasSteps counts the nodes visited through aliases.
+	aliasSteps int
+}
+
+// way says how the walk reached a node.
+type way struct {
+	// shared: the way passes an alias, a merge key or an anchor.
+	shared bool
+	// site is the last alias or merge key on the way, or nil.
+	site *yaml.Node
+}
+
+// at returns the node n stands for, and the way to it. It counts the steps
+// taken through aliases.
+func (w *walker) at(n *yaml.Node, on way) (*yaml.Node, way) {
+	if n.Kind == yaml.AliasNode {
+		on = way{shared: true, site: n}
+		n = deref(n)
+	}
+	if n.Anchor != "" {
+		on.shared = true
+	}
+	if on.shared {
+		if w.aliasSteps++; w.aliasSteps > maxAliasSteps && w.err == nil {
+			w.err = errAliasBomb
+		}
+	}
+	return n, on
+}
+
+// through returns the way to the value of pair p of a mapping reached by
+// on.
+func through(p pair, on way) way {
+	if p.via != nil {
+		return way{shared: true, site: p.via}
+	}
+	return on
+}
+
+// pairs returns the pairs of mapping n, keeping the first error.
+func (w *walker) pairs(n *yaml.Node) []pair {
+	ps, err := pairs(n)
+	if err != nil && w.err == nil {
+		w.err = err
+	}
+	return ps
+}
+
+func (w *walker) object(n *yaml.Node, path Path, on way) {
+	if n, on = w.at(n, on); n.Kind != yaml.MappingNode || w.err != nil {
 		return
 	}
+	ps := w.pairs(n)
 	kind := scalar(lookup(n, "kind"))
-	if items := lookup(n, "items"); strings.HasSuffix(kind, "List") && items != nil && items.Kind == yaml.SequenceNode {
+	if items := deref(lookup(n, "items")); strings.HasSuffix(kind, "List") && items != nil && items.Kind == yaml.SequenceNode {
 		for i, item := range items.Content {
-			walkObject(item, path.with("items").at(i), visit)
+			w.object(item, path.with("items").at(i), on)
 		}
 		return
 	}
@@ -125,25 +203,34 @@ func walkObject(n *yaml.Node, path Path, visit func(Field)) {
 	}
 	meta := lookup(n, "metadata")
 	obj := Object{Kind: kind, Namespace: scalar(lookup(meta, "namespace")), Name: scalar(lookup(meta, "name"))}
-	search(n, path, obj, visit)
+	w.search(ps, path, obj, on)
 }
 
-// search looks for pod specs below n, outside metadata.
-func search(n *yaml.Node, path Path, obj Object, visit func(Field)) {
+// search looks for pod specs below the mapping of pairs ps, outside
+// metadata.
+func (w *walker) search(ps []pair, path Path, obj Object, on way) {
+	for _, p := range ps {
+		if p.key.Value != "metadata" {
+			w.searchNode(p.value, path.with(p.key.Value), obj, through(p, on))
+		}
+	}
+}
+
+func (w *walker) searchNode(n *yaml.Node, path Path, obj Object, on way) {
+	if n, on = w.at(n, on); w.err != nil {
+		return
+	}
 	switch n.Kind {
 	case yaml.MappingNode:
+		ps := w.pairs(n)
 		if isPodSpec(n) {
-			visitPodSpec(n, path, obj, visit)
+			w.podSpec(ps, path, obj, on)
 			return
 		}
-		for i := 0; i+1 < len(n.Content); i += 2 {
-			if key := n.Content[i].Value; key != "metadata" {
-				search(n.Content[i+1], path.with(key), obj, visit)
-			}
-		}
+		w.search(ps, path, obj, on)
 	case yaml.SequenceNode:
 		for i, item := range n.Content {
-			search(item, path.at(i), obj, visit)
+			w.searchNode(item, path.at(i), obj, on)
 		}
 	}
 }
@@ -151,70 +238,82 @@ func search(n *yaml.Node, path Path, obj Object, visit func(Field)) {
 // isPodSpec tells a pod spec from, say, a schema that describes one: its
 // containers are a list of mappings.
 func isPodSpec(n *yaml.Node) bool {
-	c := lookup(n, "containers")
+	c := deref(lookup(n, "containers"))
 	if c == nil || c.Kind != yaml.SequenceNode {
 		return false
 	}
 	for _, item := range c.Content {
-		if item.Kind != yaml.MappingNode {
+		if deref(item).Kind != yaml.MappingNode {
 			return false
 		}
 	}
 	return true
 }
 
-func visitPodSpec(spec *yaml.Node, path Path, obj Object, visit func(Field)) {
+func (w *walker) podSpec(spec []pair, path Path, obj Object, on way) {
 	for _, list := range containerLists {
-		eachEntry(spec, path, list, func(entry *yaml.Node, p Path) {
-			if img := lookup(entry, "image"); isImage(img) {
-				visit(Field{Object: obj, Path: p.with("image"), List: list, Name: scalar(lookup(entry, "name")), Node: img})
-			}
+		w.eachEntry(spec, path, list, on, func(entry []pair, p Path, on way) {
+			w.image(entry, "image", p, Field{Object: obj, List: list, Name: scalar(value(entry, "name"))}, on)
 		})
 	}
-	eachEntry(spec, path, "volumes", func(entry *yaml.Node, p Path) {
-		if img := lookup(lookup(entry, "image"), "reference"); isImage(img) {
-			visit(Field{Object: obj, Path: p.with("image").with("reference"), List: "volumes", Name: scalar(lookup(entry, "name")), Node: img})
+	w.eachEntry(spec, path, "volumes", on, func(entry []pair, p Path, on way) {
+		for _, e := range entry {
+			if e.key.Value != "image" || isNull(e.value) {
+				continue
+			}
+			if ref, on := w.at(e.value, through(e, on)); ref.Kind == yaml.MappingNode {
+				w.image(w.pairs(ref), "reference", p.with("image"), Field{Object: obj, List: "volumes", Name: scalar(value(entry, "name"))}, on)
+			}
 		}
 	})
 }
 
-// eachEntry calls fn for each mapping in the list spec[key].
-func eachEntry(spec *yaml.Node, path Path, key string, fn func(*yaml.Node, Path)) {
-	list := lookup(spec, key)
-	if list == nil || list.Kind != yaml.SequenceNode {
-		return
-	}
-	for i, entry := range list.Content {
-		if entry.Kind == yaml.MappingNode {
-			fn(entry, path.with(key).at(i))
+// eachEntry calls fn with the pairs of each mapping in the list that is
+// the value of key in spec.
+func (w *walker) eachEntry(spec []pair, path Path, key string, on way, fn func([]pair, Path, way)) {
+	for _, p := range spec {
+		if p.key.Value != key {
+			continue
+		}
+		list, on := w.at(p.value, through(p, on))
+		if list.Kind != yaml.SequenceNode {
+			return
+		}
+		for i, entry := range list.Content {
+			if entry, on := w.at(entry, on); entry.Kind == yaml.MappingNode {
+				fn(w.pairs(entry), path.with(key).at(i), on)
+			}
 		}
 	}
 }
 
-// isImage accepts a non-empty scalar, or an alias of one.
-func isImage(n *yaml.Node) bool {
-	if n != nil && n.Kind == yaml.AliasNode {
-		n = n.Alias
+// image adds the field key of a mapping of pairs ps, whose path is p,
+// unless it is absent, null or empty.
+func (w *walker) image(ps []pair, key string, p Path, f Field, on way) {
+	for _, e := range ps {
+		if e.key.Value != key || isNull(e.value) {
+			continue
+		}
+		on = through(e, on)
+		if f.Node, on = w.at(e.value, on); f.Node.Kind == yaml.ScalarNode && f.Node.Value == "" {
+			return
+		}
+		f.Shared, f.Site = on.shared, on.site
+		if f.Site == nil {
+			f.Site = f.Node
+		}
+		f.Path = p.with(key)
+		f.NotString = notString(f.Node)
+		w.fields = append(w.fields, f)
 	}
-	return n != nil && n.Kind == yaml.ScalarNode && n.Tag != "!!null" && n.Value != ""
 }
 
-// lookup returns the value of key in mapping n, or nil.
-func lookup(n *yaml.Node, key string) *yaml.Node {
-	if n == nil || n.Kind != yaml.MappingNode {
-		return nil
-	}
-	for i := 0; i+1 < len(n.Content); i += 2 {
-		if n.Content[i].Value == key {
-			return n.Content[i+1]
+// value returns the value of key among the pairs ps, or nil.
+func value(ps []pair, key string) *yaml.Node {
+	for _, p := range ps {
+		if p.key.Value == key {
+			return p.value
 		}
 	}
 	return nil
-}
-
-func scalar(n *yaml.Node) string {
-	if n == nil || n.Kind != yaml.ScalarNode {
-		return ""
-	}
-	return n.Value
 }

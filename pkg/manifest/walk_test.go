@@ -65,7 +65,11 @@ spec:
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			var got []string
-			for _, f := range Images(parse(t, tc.doc)) {
+			fields, err := Images(parse(t, tc.doc))
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, f := range fields {
 				got = append(got, f.Path.String())
 			}
 			if diff := cmp.Diff(tc.want, got); diff != "" {
@@ -77,9 +81,9 @@ spec:
 
 func TestFieldDetails(t *testing.T) {
 	doc := "kind: Deployment\nmetadata: {name: web, namespace: prod}\nspec:\n  template:\n    spec:\n      containers: [{name: app, image: nginx}]\n      volumes: [{name: data, image: {reference: r}}]"
-	got := Images(parse(t, doc))
-	if len(got) != 2 {
-		t.Fatalf("found %d fields, want 2", len(got))
+	got, err := Images(parse(t, doc))
+	if err != nil || len(got) != 2 {
+		t.Fatalf("found %d fields (%v), want 2", len(got), err)
 	}
 	want := Object{Kind: "Deployment", Namespace: "prod", Name: "web"}
 	for _, f := range got {

@@ -45,6 +45,9 @@ type Engine struct {
 // New validates rules and returns an engine for them. Errors about a single
 // rule are *RuleError.
 func New(rules Rules) (*Engine, error) {
+	if err := CheckEscapePrefix(rules.EscapePrefix); err != nil {
+		return nil, err
+	}
 	mirrors, err := compile(rules.Mirrors)
 	if err != nil {
 		return nil, err

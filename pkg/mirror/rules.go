@@ -3,6 +3,7 @@ package mirror
 import (
 	"errors"
 	"fmt"
+	"strings"
 
 	"kmirror.dev/kmirror/pkg/image"
 )
@@ -24,6 +25,17 @@ type Rules struct {
 type Rule struct {
 	From string `json:"from"`
 	To   string `json:"to"`
+}
+
+// CheckEscapePrefix checks that an escape prefix ends on a path boundary,
+// as a rule's "from" does: "direct.to" would also take "direct.toolbox/x"
+// for an escape, and turn it into "olbox/x".
+func CheckEscapePrefix(p string) error {
+	if p != "" && !strings.HasSuffix(p, "/") {
+		return fmt.Errorf("%w: %q must end with \"/\" (as in %q), or it would turn %q into %q",
+			ErrRule, p, p+"/", p+"box/app", "box/app")
+	}
+	return nil
 }
 
 // ErrRule is wrapped by every RuleError.

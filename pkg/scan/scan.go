@@ -21,47 +21,81 @@ type Inputs struct {
 	Args []string
 }
 
-// Summary counts what a scan read.
+// Visitor is called with what a scan finds. File is called when an input
+// starts, with its name; Part with each part of it, in order. Either may
+// be nil; an error from either stops the scan.
+type Visitor struct {
+	File func(name string) error
+	Part func(*manifest.Part) error
+}
+
+// Each reads each input once, in order, decides every image in it with
+// eng, and calls v. It returns the counts of all inputs. It stops at the
+// first error: of v, or of an input that cannot be read, does not parse
+// (*manifest.SyntaxError) or is not UTF-8 (*manifest.EncodingError). v has
+// then seen the inputs and parts before the one at fault, so a command
+// that prints what v gets prints to a spool, and discards it on error.
+func Each(ctx context.Context, files []fileset.File, eng *mirror.Engine, v Visitor) (manifest.Summary, error) {
+	var total manifest.Summary
+	for _, f := range files {
+		if err := ctx.Err(); err != nil {
+			return total, err
+		}
+		if v.File != nil {
+			if err := v.File(f.Name); err != nil {
+				return total, err
+			}
+		}
+		sum, err := file(f, eng, v.Part)
+		total.Sum(sum)
+		if err != nil {
+			return total, err
+		}
+	}
+	return total, nil
+}
+
+func file(f fileset.File, eng *mirror.Engine, fn func(*manifest.Part) error) (manifest.Summary, error) {
+	r, err := f.Open()
+	if err != nil {
+		return manifest.Summary{}, err
+	}
+	defer r.Close()
+	if fn == nil {
+		fn = func(*manifest.Part) error { return nil }
+	}
+	return manifest.Scan(f.Name, r, eng, fn)
+}
+
+// Summary counts what Images read.
 type Summary struct {
-	Files, Documents int
+	manifest.Summary
+	Files int
 	// Warnings are the problems that left images as they were.
 	Warnings []manifest.Warning
 }
 
 // Images decides every image field of the inputs with eng and calls fn for
 // each, in stream order. An error from fn stops the scan and is returned;
-// so is a manifest that does not parse (*manifest.SyntaxError), before fn
-// sees any image of it.
+// so is a manifest that does not parse (*manifest.SyntaxError). fn may
+// have seen images of the inputs before the one at fault.
 func Images(ctx context.Context, in Inputs, eng *mirror.Engine, fn func(manifest.Image) error) (*Summary, error) {
 	files, err := fileset.List(in.Stdin, in.Args)
 	if err != nil {
 		return nil, err
 	}
 	s := &Summary{Files: len(files)}
-	var results []*manifest.Result
-	for _, f := range files {
-		if err := ctx.Err(); err != nil {
-			return nil, err
-		}
-		r, err := f.Open()
-		if err != nil {
-			return nil, err
-		}
-		res, err := manifest.Scan(f.Name, r, eng, func(manifest.Image) bool { return true })
-		r.Close()
-		if err != nil {
-			return nil, err
-		}
-		results = append(results, res)
-	}
-	for _, res := range results {
-		s.Documents += res.Documents
-		s.Warnings = append(s.Warnings, res.Warnings...)
-		for _, img := range res.Images {
+	s.Summary, err = Each(ctx, files, eng, Visitor{Part: func(p *manifest.Part) error {
+		s.Warnings = append(s.Warnings, p.Warnings...)
+		for _, img := range p.Images {
 			if err := fn(img); err != nil {
-				return nil, err
+				return err
 			}
 		}
+		return nil
+	}})
+	if err != nil {
+		return nil, err
 	}
 	return s, nil
 }

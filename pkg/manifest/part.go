@@ -1,0 +1,235 @@
+package manifest
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"unicode/utf8"
+
+	"sigs.k8s.io/kustomize/kyaml/yaml"
+
+	"kmirror.dev/kmirror/pkg/jsonnode"
+	"kmirror.dev/kmirror/pkg/mirror"
+)
+
+// Part is a run of a stream as the splitter cut it, holding one document
+// or more (or only comments), with every image in it decided.
+type Part struct {
+	// Data is the run as read; Offset and Line are where it starts in the
+	// stream, Line counting from 1.
+	Data   []byte
+	Offset int64
+	Line   int
+	// Documents counts the non-empty documents in Data, Changed those with
+	// an image rewritten.
+	Documents, Changed int
+	// Images lists the image fields, in order; Warnings the problems that
+	// left images as they were.
+	Images   []Image
+	Warnings []Warning
+	// Edits rewrite the images, in order, at offsets in Data.
+	Edits []Edit
+}
+
+// Edit replaces Data[Start:End] of a Part with Text.
+type Edit struct {
+	Start, End int
+	Text       string
+}
+
+// WriteTo writes the part with its edits made.
+func (p *Part) WriteTo(w io.Writer) (int64, error) {
+	var n int64
+	pos := 0
+	for _, e := range p.Edits {
+		k, err := w.Write(p.Data[pos:e.Start])
+		n += int64(k)
+		if err != nil {
+			return n, err
+		}
+		k, err = io.WriteString(w, e.Text)
+		n += int64(k)
+		if err != nil {
+			return n, err
+		}
+		pos = e.End
+	}
+	k, err := w.Write(p.Data[pos:])
+	return n + int64(k), err
+}
+
+// decidePart parses the run c of the stream file and decides its images.
+// Document numbers in it count from 1; the caller adds the documents of the
+// runs before.
+func decidePart(file string, c chunk, eng *mirror.Engine) (*Part, error) {
+	p := &Part{Data: c.data, Offset: c.offset, Line: c.line}
+	if !utf8.Valid(c.data) {
+		return nil, p.invalidUTF8(file)
+	}
+	if at, ok := jsonStart(c.data); ok {
+		err := p.decideJSON(file, at, eng)
+		if err == nil {
+			return p, nil
+		}
+		var se *jsonnode.SyntaxError
+		if !errors.As(err, &se) {
+			return nil, err
+		}
+		// Not JSON after all, but it may be YAML in flow style; if it is
+		// neither, say why it is not JSON when it looked like JSON.
+		p.Documents, p.Changed, p.Images, p.Warnings, p.Edits = 0, 0, nil, nil, nil
+		if yerr := p.decideYAML(file, eng); yerr == nil {
+			return p, nil
+		} else if !looksLikeJSON(c.data[at:]) {
+			return nil, yerr
+		}
+		line := c.line + countBreaks(c.data[:at]) + se.Line - 1
+		return nil, &SyntaxError{File: file, Document: 1, Line: line, Err: fmt.Errorf("not valid JSON: %s", se.Msg)}
+	}
+	if err := p.decideYAML(file, eng); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// jsonStart returns where the JSON of data starts, past a byte order mark,
+// white space, comments and document markers, when it starts with { or [.
+func jsonStart(data []byte) (int, bool) {
+	at := 0
+	if bytes.HasPrefix(data, bom) {
+		at = len(bom)
+	}
+	for at < len(data) {
+		switch data[at] {
+		case ' ', '\t', '\r', '\n':
+			at++
+		case '{', '[':
+			return at, true
+		default:
+			line := data[at:]
+			if i := bytes.IndexByte(line, '\n'); i >= 0 {
+				line = line[:i+1]
+			}
+			if !isMarker(line) && line[0] != '#' && line[0] != '%' {
+				return 0, false
+			}
+			at += len(line)
+		}
+	}
+	return 0, false
+}
+
+// looksLikeJSON tells JSON that does not parse from YAML in flow style.
+func looksLikeJSON(b []byte) bool {
+	b = bytes.TrimLeft(b, "{[ \t\r\n")
+	return len(b) == 0 || b[0] == '"' || b[0] == '}' || b[0] == ']'
+}
+
+func (p *Part) decideJSON(file string, at int, eng *mirror.Engine) error {
+	base := p.Line + countBreaks(p.Data[:at])
+	loc := newLocator(p.Data[at:], true)
+	loc.base = at
+	return jsonnode.ParseValues(p.Data[at:], func(root *yaml.Node) error {
+		if root.Kind == yaml.ScalarNode && root.Tag == "!!null" {
+			return nil
+		}
+		return p.decideDocument(file, root, base, loc, eng)
+	})
+}
+
+func (p *Part) decideYAML(file string, eng *mirror.Engine) error {
+	dec := yaml.NewDecoder(bytes.NewReader(p.Data))
+	loc := newLocator(p.Data, false)
+	for {
+		var doc yaml.Node
+		if err := dec.Decode(&doc); err == io.EOF {
+			return nil
+		} else if err != nil {
+			return yamlError(file, p.Documents+1, p.Line, p.Data, err)
+		}
+		if isEmpty(&doc) {
+			continue
+		}
+		if err := p.decideDocument(file, doc.Content[0], p.Line, loc, eng); err != nil {
+			return err
+		}
+	}
+}
+
+// decideDocument decides the images of the document root, whose line 1 is
+// line base of the stream, and records the edits, located by loc.
+func (p *Part) decideDocument(file string, root *yaml.Node, base int, loc *locator, eng *mirror.Engine) error {
+	p.Documents++
+	// fail refuses the document, at a line counted in it.
+	fail := func(line int, err error) error {
+		return &SyntaxError{File: file, Document: p.Documents, Line: base + line - 1, Err: err}
+	}
+	fields, err := Images(root)
+	var dup *DuplicateKeyError
+	if errors.As(err, &dup) {
+		line := dup.Second
+		dup.First, dup.Second = base+dup.First-1, base+dup.Second-1
+		return fail(line, dup)
+	} else if err != nil {
+		return fail(root.Line, err)
+	}
+	decisions, err := decideFields(root, fields, eng)
+	if err != nil {
+		return fail(root.Line, err)
+	}
+	changed := false
+	// A scalar shared by several fields is edited once, or left for all.
+	edited, left := map[*yaml.Node]bool{}, map[*yaml.Node]string{}
+	for i := range decisions {
+		d := &decisions[i]
+		if n := d.Target; n != nil && !edited[n] {
+			if why, ok := left[n]; ok {
+				d.leave(why)
+			} else if e, err := loc.locate(n, d.Decision.Result); errors.As(err, new(cannotEdit)) {
+				left[n] = err.Error()
+				d.leave(left[n])
+			} else if err != nil {
+				return fail(n.Line, err)
+			} else {
+				edited[n] = true
+				p.Edits = append(p.Edits, Edit{e.start, e.end, e.text})
+				changed = true
+			}
+		}
+		l := Location{File: file, Document: p.Documents, Line: base + d.Site.Line - 1, Object: d.Object, Path: d.Path.String()}
+		if d.Warning != "" {
+			p.Warnings = append(p.Warnings, Warning{l, d.Decision.Image, d.Warning})
+		}
+		p.Images = append(p.Images, Image{Location: l, Decision: d.Decision, Left: d.Left})
+	}
+	if changed {
+		p.Changed++
+	}
+	return nil
+}
+
+// invalidUTF8 reports the first byte of the part that is not UTF-8.
+func (p *Part) invalidUTF8(file string) error {
+	at := 0
+	for at < len(p.Data) {
+		r, size := utf8.DecodeRune(p.Data[at:])
+		if r == utf8.RuneError && size == 1 {
+			break
+		}
+		at += size
+	}
+	start := bytes.LastIndexByte(p.Data[:at], '\n') + 1
+	return &SyntaxError{File: file, Document: p.Documents + 1, Line: p.Line + countBreaks(p.Data[:at]),
+		Err: fmt.Errorf("invalid UTF-8 (byte %#x at column %d)", p.Data[at], utf8.RuneCount(p.Data[start:at])+1)}
+}
+
+// isEmpty reports whether a decoded document holds nothing: no content, or
+// only comments, which decode to a null scalar.
+func isEmpty(doc *yaml.Node) bool {
+	if len(doc.Content) == 0 {
+		return true
+	}
+	n := doc.Content[0]
+	return n.Kind == yaml.ScalarNode && n.Tag == "!!null" && n.Value == ""
+}

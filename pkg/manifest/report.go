@@ -1,0 +1,83 @@
+package manifest
+
+import (
+	"fmt"
+
+	"kmirror.dev/kmirror/pkg/mirror"
+)
+
+// Location says where an image field is, in terms a user can follow.
+type Location struct {
+	File string `json:"file"`
+	// Document counts the non-empty documents of the file from 1.
+	Document int    `json:"document"`
+	Line     int    `json:"line"`
+	Object   Object `json:"object"`
+	Path     string `json:"path"`
+}
+
+func (l Location) String() string {
+	s := fmt.Sprintf("%s: document %d", l.File, l.Document)
+	if o := l.Object.String(); o != "" {
+		s += " (" + o + ")"
+	}
+	return fmt.Sprintf("%s, line %d: %s", s, l.Line, l.Path)
+}
+
+// Image is an image field found in a stream, with the engine's decision.
+type Image struct {
+	Location
+	Decision mirror.Decision
+	// Left says why an image that the rules change is left as written
+	// (the image is a block scalar, say); "" when the decision is applied.
+	Left string
+}
+
+// Pulled returns the image the cluster pulls once the manifest is
+// rewritten: the decision's result, or the image as written when it is
+// left.
+func (img Image) Pulled() string {
+	if img.Left != "" {
+		return img.Decision.Image
+	}
+	return img.Decision.Result
+}
+
+// Rewritten reports whether the image is rewritten in the output.
+func (img Image) Rewritten() bool { return img.Left == "" && img.Decision.Changed() }
+
+// Warning is a problem that left an image as it was.
+type Warning struct {
+	Location
+	// Image is the value of the field, as written.
+	Image   string `json:"image"`
+	Message string `json:"message"`
+}
+
+func (w Warning) String() string { return w.Location.String() + ": " + w.Message }
+
+// SyntaxError is a stream that is not YAML or JSON, or that kmirror
+// refuses to edit.
+type SyntaxError struct {
+	File     string
+	Document int
+	Line     int
+	Err      error
+}
+
+func (e *SyntaxError) Error() string {
+	return fmt.Sprintf("%s: document %d, line %d: %v", e.File, e.Document, e.Line, e.Err)
+}
+
+func (e *SyntaxError) Unwrap() error { return e.Err }
+
+// EncodingError is a stream in an encoding other than UTF-8. kmirror edits
+// bytes in place, and refuses rather than write UTF-8 into UTF-16 text.
+type EncodingError struct {
+	File, Encoding string
+}
+
+func (e *EncodingError) Error() string {
+	return fmt.Sprintf("%s: the file is %s text; kmirror reads and writes UTF-8 only: convert it first, e.g. iconv -f %s -t UTF-8",
+		e.File, e.Encoding, e.Encoding)
+}

@@ -1,0 +1,235 @@
+package manifest
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io"
+	"runtime"
+	"sync"
+
+	"kmirror.dev/kmirror/pkg/mirror"
+)
+
+// Summary counts what a scan of a stream found.
+type Summary struct {
+	// Documents counts the non-empty documents; Changed those with an
+	// image rewritten.
+	Documents, Changed int
+	// Images counts the image fields; Rewrites those rewritten; Left those
+	// the rules would rewrite but that are left as written.
+	Images, Rewrites, Left int
+	// Warnings counts the problems that left images as they were.
+	Warnings int
+}
+
+// Add counts one part of a stream.
+func (s *Summary) Add(p *Part) {
+	s.Documents += p.Documents
+	s.Changed += p.Changed
+	s.Images += len(p.Images)
+	s.Warnings += len(p.Warnings)
+	for _, img := range p.Images {
+		switch {
+		case img.Left != "":
+			s.Left++
+		case img.Decision.Changed():
+			s.Rewrites++
+		}
+	}
+}
+
+// Sum adds the counts of another stream.
+func (s *Summary) Sum(o Summary) {
+	s.Documents += o.Documents
+	s.Changed += o.Changed
+	s.Images += o.Images
+	s.Rewrites += o.Rewrites
+	s.Left += o.Left
+	s.Warnings += o.Warnings
+}
+
+// partBytes is the size the reader gathers parts into before it hands them
+// to a worker: large enough that handing over costs little, small enough
+// that the parts in flight take little memory.
+const partBytes = 256 << 10
+
+// Scan reads the stream r, named file in reports, decides every image in
+// it with eng, and calls fn with each part of the stream, in order, with
+// its images, warnings and edits. Parts are parsed and decided on every
+// core; memory holds a few parts per core, whatever the length of the
+// stream. Scan stops at the first error: of the stream (one that does not
+// parse or that kmirror refuses to edit is a *SyntaxError or an
+// *EncodingError) or of fn. fn has then seen every part before the one at
+// fault, so a caller that writes parts as it gets them writes to a spool
+// and discards it on error.
+func Scan(file string, r io.Reader, eng *mirror.Engine, fn func(*Part) error) (Summary, error) {
+	var sum Summary
+	br := bufio.NewReaderSize(r, 64<<10)
+	if err := checkEncoding(file, br); err != nil {
+		return sum, err
+	}
+	workers := runtime.GOMAXPROCS(0)
+	// order holds the batches in stream order; its capacity bounds the
+	// batches in flight.
+	order := make(chan *batch, 2*workers)
+	work := make(chan *batch)
+	quit := make(chan struct{})
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Go(func() {
+			for b := range work {
+				b.decide(file, eng)
+			}
+		})
+	}
+	readErr := make(chan error, 1)
+	go func() {
+		readErr <- batches(br, order, work, quit)
+		close(work)
+	}()
+	err := collect(order, &sum, fn)
+	close(quit)
+	for range order { // let the reader finish, so that r is no longer read
+	}
+	wg.Wait()
+	if rerr := <-readErr; err == nil && rerr != nil {
+		err = fmt.Errorf("reading %s: %w", file, rerr)
+	}
+	return sum, err
+}
+
+// batch is a run of parts decided together.
+type batch struct {
+	chunks []chunk
+	parts  []*Part
+	err    error
+	done   chan struct{}
+}
+
+func (b *batch) decide(file string, eng *mirror.Engine) {
+	defer close(b.done)
+	for _, c := range b.chunks {
+		p, err := decidePart(file, c, eng)
+		if err != nil {
+			b.err = err
+			return
+		}
+		b.parts = append(b.parts, p)
+	}
+}
+
+// batches splits the stream into batches of parts and hands each to a
+// worker, and to order, until the stream ends or quit is closed. It closes
+// order.
+func batches(r io.Reader, order, work chan<- *batch, quit <-chan struct{}) error {
+	defer close(order)
+	var next *batch
+	size := 0
+	send := func() error {
+		if next == nil {
+			return nil
+		}
+		b := next
+		next, size = nil, 0
+		select {
+		case order <- b:
+		case <-quit:
+			return errStopped
+		}
+		select {
+		case work <- b:
+		case <-quit:
+			return errStopped
+		}
+		return nil
+	}
+	err := splitDocuments(r, func(c chunk) error {
+		if next == nil {
+			next = &batch{done: make(chan struct{})}
+		}
+		// The splitter reuses its buffer.
+		c.data = append([]byte(nil), c.data...)
+		next.chunks = append(next.chunks, c)
+		if size += len(c.data); size >= partBytes {
+			return send()
+		}
+		return nil
+	})
+	if err == nil {
+		err = send()
+	}
+	if err == errStopped {
+		err = nil
+	}
+	return err
+}
+
+var errStopped = errors.New("stopped")
+
+// collect calls fn with the parts of each batch in stream order, numbering
+// their documents in the stream.
+func collect(order <-chan *batch, sum *Summary, fn func(*Part) error) error {
+	for b := range order {
+		<-b.done
+		for _, p := range b.parts {
+			renumber(p, sum.Documents)
+			sum.Add(p)
+			if err := fn(p); err != nil {
+				return err
+			}
+		}
+		if b.err != nil {
+			var se *SyntaxError
+			if errors.As(b.err, &se) {
+				se.Document += sum.Documents
+			}
+			return b.err
+		}
+	}
+	return nil
+}
+
+// renumber counts the documents of p from the documents before it.
+func renumber(p *Part, before int) {
+	for i := range p.Images {
+		p.Images[i].Document += before
+	}
+	for i := range p.Warnings {
+		p.Warnings[i].Document += before
+	}
+}
+
+// checkEncoding refuses a stream in UTF-16 or UTF-32, told by its byte
+// order mark or by the zero bytes its first character has in those
+// encodings, as the YAML specification reads it.
+func checkEncoding(file string, br *bufio.Reader) error {
+	b, _ := br.Peek(4)
+	enc := ""
+	switch {
+	case hasPrefix(b, 0, 0, 0xfe, 0xff), len(b) == 4 && b[0] == 0 && b[1] == 0 && b[2] == 0:
+		enc = "UTF-32BE"
+	case hasPrefix(b, 0xff, 0xfe, 0, 0), len(b) == 4 && b[1] == 0 && b[2] == 0 && b[3] == 0:
+		enc = "UTF-32LE"
+	case hasPrefix(b, 0xfe, 0xff), len(b) >= 2 && b[0] == 0:
+		enc = "UTF-16BE"
+	case hasPrefix(b, 0xff, 0xfe), len(b) >= 2 && b[1] == 0:
+		enc = "UTF-16LE"
+	}
+	if enc != "" {
+		return &EncodingError{File: file, Encoding: enc}
+	}
+	return nil
+}
+
+func hasPrefix(b []byte, prefix ...byte) bool {
+	if len(b) < len(prefix) {
+		return false
+	}
+	for i, c := range prefix {
+		if b[i] != c {
+			return false
+		}
+	}
+	return true
+}

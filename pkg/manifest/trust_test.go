@@ -1,0 +1,263 @@
+package manifest
+
+import (
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"sigs.k8s.io/kustomize/kyaml/yaml"
+
+	"kmirror.dev/kmirror/pkg/mirror"
+)
+
+// TestRewriteUnusualInput covers inputs on which an edit once landed on
+// the wrong bytes, or an image was silently missed: line breaks other than
+// LF, a byte order mark, JSON that YAML refuses.
+func TestRewriteUnusualInput(t *testing.T) {
+	hub := ecr + "/dockerhub/nginx"
+	tests := []struct{ name, in, want string }{
+		{"U+2028 in a string before the image",
+			"kind: Pod\nspec:\n  containers:\n  - name: a\n    args: [\"x\u2028y\"]\n    image: nginx\n    env: [{name: A, value: b}]\n",
+			"kind: Pod\nspec:\n  containers:\n  - name: a\n    args: [\"x\u2028y\"]\n    image: " + hub + "\n    env: [{name: A, value: b}]\n"},
+		{"U+2029 and U+0085 in strings before the image",
+			"kind: Pod\nspec:\n  containers:\n  - args: ['p\u2029q', \"r\u0085s\"]\n    image: nginx\n    command: [nginx]\n",
+			"kind: Pod\nspec:\n  containers:\n  - args: ['p\u2029q', \"r\u0085s\"]\n    image: " + hub + "\n    command: [nginx]\n"},
+		{"a lone CR in a value",
+			"kind: Pod\nmetadata:\n  labels: {a: \"x\ry\"}\nspec:\n  containers:\n  - image: nginx\n    args: [nginx]\n",
+			"kind: Pod\nmetadata:\n  labels: {a: \"x\ry\"}\nspec:\n  containers:\n  - image: " + hub + "\n    args: [nginx]\n"},
+		{"old Mac line ends",
+			"kind: Pod\rspec:\r  containers:\r  - args: [nginx]\r    image: nginx\r",
+			"kind: Pod\rspec:\r  containers:\r  - args: [nginx]\r    image: " + hub + "\r"},
+		{"byte order mark and minified JSON",
+			"\ufeff{\"kind\":\"Pod\",\"spec\":{\"containers\":[{\"image\":\"nginx\"}]}}",
+			"\ufeff{\"kind\":\"Pod\",\"spec\":{\"containers\":[{\"image\":\"" + hub + "\"}]}}"},
+		{"byte order mark and flow YAML",
+			"\ufeff{kind: Pod, spec: {containers: [{image: nginx}]}}\n",
+			"\ufeff{kind: Pod, spec: {containers: [{image: " + hub + "}]}}\n"},
+		{"JSON with an escaped slash and a surrogate pair",
+			`{"kind":"Pod","metadata":{"name":"a\/b","annotations":{"x":"\ud83d\ude80"}},"spec":{"containers":[{"image":"quay.io\/a\/b"},{"image":"nginx"}]}}`,
+			`{"kind":"Pod","metadata":{"name":"a\/b","annotations":{"x":"\ud83d\ude80"}},"spec":{"containers":[{"image":"` + ecr + `/quay/a/b"},{"image":"` + hub + `"}]}}`},
+		{"a stream of JSON objects",
+			"{\"kind\":\"Pod\",\"spec\":{\"containers\":[{\"image\":\"nginx\"}]}}\n{\"kind\":\"Pod\",\"spec\":{\"containers\":[{\"image\":\"nginx\"}]}}\n",
+			"{\"kind\":\"Pod\",\"spec\":{\"containers\":[{\"image\":\"" + hub + "\"}]}}\n{\"kind\":\"Pod\",\"spec\":{\"containers\":[{\"image\":\"" + hub + "\"}]}}\n"},
+		{"an escaped image that YAML reads as a date is quoted",
+			"kind: Pod\nspec:\n  containers:\n  - image: direct.to/2001-12-14\n  - image: direct.to/on\n",
+			"kind: Pod\nspec:\n  containers:\n  - image: \"2001-12-14\"\n  - image: \"on\"\n"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			res, err := Rewrite("in.yaml", []byte(tc.in), engine(t))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(tc.want, string(res.Output)); diff != "" {
+				t.Errorf("output (-want +got):\n%s", diff)
+			}
+			if res.Warnings != nil {
+				t.Errorf("warnings: %v", res.Warnings)
+			}
+		})
+	}
+}
+
+// TestRewriteRefuses covers streams that kmirror must refuse, naming the
+// file, document and line of the fault.
+func TestRewriteRefuses(t *testing.T) {
+	tests := []struct {
+		name, in  string
+		doc, line int
+		msg       string
+	}{
+		{"image twice in a container",
+			"kind: Pod\nspec:\n  containers:\n  - name: a\n    image: nginx\n    image: quay.io/a/b\n", 1, 6, `key "image" appears twice, at lines 5 and 6`},
+		{"a key twice on the way to an image",
+			"kind: A\n---\nkind: Pod\nspec:\n  containers: [{image: nginx}]\nmetadata: {}\nspec:\n  containers: [{image: busybox}]\n", 2, 7, `key "spec" appears twice, at lines 4 and 7`},
+		{"containers twice",
+			"kind: Pod\nspec:\n  containers: [{image: nginx}]\n  containers: [{image: busybox}]\n", 1, 4, `key "containers" appears twice, at lines 3 and 4`},
+		{"duplicate keys in JSON",
+			`{"kind":"Pod","spec":{"containers":[{"image":"nginx","image":"busybox"}]}}`, 1, 1, `key "image" appears twice`},
+		{"invalid UTF-8",
+			"kind: A\n---\nkind: Pod\nspec:\n  containers:\n  - image: nginx\n    args: [\"\xff\"]\n", 2, 7, "invalid UTF-8 (byte 0xff at column 13)"},
+		{"an undefined alias",
+			"kind: Pod\nspec:\n  containers:\n  - name: a\n    image: *img\n", 1, 5, "unknown anchor 'img' referenced"},
+		{"bad indentation",
+			"kind: Pod\nspec:\n  containers:\n  - name: a\n    image: x\n   args: [a]\n", 1, 6, "did not find expected key"},
+		{"aliases that expand without end",
+			"a: &a [x, x, x, x, x, x, x, x, x, x]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a, *a]\nc: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b, *b]\n" +
+				"d: &d [*c, *c, *c, *c, *c, *c, *c, *c, *c, *c]\ne: &e [*d, *d, *d, *d, *d, *d, *d, *d, *d, *d]\nf: &f [*e, *e, *e, *e, *e, *e, *e, *e, *e, *e]\n" +
+				"g: &g [*f, *f, *f, *f, *f, *f, *f, *f, *f, *f]\nkind: Pod\nspec: {containers: [{image: nginx}], x: *g}\n", 1, 1, "aliases expand"},
+		{"an alias inside its own anchor",
+			"kind: Pod\nspec: &s {containers: [{image: nginx}], again: *s}\n", 1, 1, "aliases expand"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := Rewrite("bad.yaml", []byte(tc.in), engine(t))
+			var se *SyntaxError
+			if !errors.As(err, &se) {
+				t.Fatalf("Rewrite = %v, want a *SyntaxError", err)
+			}
+			if se.File != "bad.yaml" || se.Document != tc.doc || se.Line != tc.line || !strings.Contains(err.Error(), tc.msg) {
+				t.Errorf("error %q, want document %d, line %d, %q", err, tc.doc, tc.line, tc.msg)
+			}
+		})
+	}
+}
+
+func TestRewriteRefusesOtherEncodings(t *testing.T) {
+	pod := "kind: Pod\nspec:\n  containers: [{image: nginx}]\n"
+	tests := map[string][]byte{
+		"UTF-16LE": append([]byte{0xff, 0xfe}, utf16le(pod)...),
+		"UTF-16BE": append([]byte{0xfe, 0xff}, utf16be(pod)...),
+		"UTF-32LE": append([]byte{0xff, 0xfe, 0, 0}, utf32le(pod)...),
+		"UTF-32BE": append([]byte{0, 0, 0xfe, 0xff}, utf32be(pod)...),
+	}
+	tests["UTF-16LE without a mark"] = utf16le(pod)
+	for name, in := range tests {
+		t.Run(name, func(t *testing.T) {
+			_, err := Rewrite("win.yaml", in, engine(t))
+			var ee *EncodingError
+			if !errors.As(err, &ee) || !strings.HasPrefix(name, ee.Encoding) {
+				t.Fatalf("Rewrite = %v, want an *EncodingError for %s", err, name)
+			}
+			if !strings.Contains(err.Error(), "win.yaml: the file is "+ee.Encoding+" text") || !strings.Contains(err.Error(), "convert it") {
+				t.Errorf("error %q", err)
+			}
+		})
+	}
+}
+
+func utf16le(s string) []byte {
+	var b []byte
+	for _, c := range []byte(s) {
+		b = append(b, c, 0)
+	}
+	return b
+}
+
+func utf16be(s string) []byte {
+	var b []byte
+	for _, c := range []byte(s) {
+		b = append(b, 0, c)
+	}
+	return b
+}
+
+func utf32le(s string) []byte {
+	var b []byte
+	for _, c := range []byte(s) {
+		b = append(b, c, 0, 0, 0)
+	}
+	return b
+}
+
+func utf32be(s string) []byte {
+	var b []byte
+	for _, c := range []byte(s) {
+		b = append(b, 0, 0, 0, c)
+	}
+	return b
+}
+
+// TestRewriteAnchors covers images that anchors, aliases and merge keys
+// bring: set where every use of the anchored value is an image, left
+// unmirrored with a reason where it is not.
+func TestRewriteAnchors(t *testing.T) {
+	quay := ecr + "/quay/a/b"
+	tests := []struct {
+		name, in, want string
+		left           []string
+	}{
+		{"a container given as an alias does not hide its siblings",
+			"kind: Pod\nspec:\n  containers:\n  - &c {name: a, image: quay.io/a/b}\n  - *c\n  - {name: z, image: nginx}\n",
+			"kind: Pod\nspec:\n  containers:\n  - &c {name: a, image: " + quay + "}\n  - *c\n  - {name: z, image: " + ecr + "/dockerhub/nginx}\n", nil},
+		{"a merge from a container",
+			"kind: Pod\nspec:\n  containers:\n  - &base\n    name: a\n    image: quay.io/a/b\n  - <<: *base\n    name: b\n",
+			"kind: Pod\nspec:\n  containers:\n  - &base\n    name: a\n    image: " + quay + "\n  - <<: *base\n    name: b\n", nil},
+		{"a merge that overrides the image",
+			"kind: Pod\nspec:\n  containers:\n  - &base {name: a, image: quay.io/a/b}\n  - <<: *base\n    image: nginx\n",
+			"kind: Pod\nspec:\n  containers:\n  - &base {name: a, image: " + quay + "}\n  - <<: *base\n    image: " + ecr + "/dockerhub/nginx\n", nil},
+		{"a merge from outside the pod spec",
+			"kind: Pod\nx-defaults: &d {image: quay.io/a/b}\nspec:\n  containers:\n  - <<: *d\n    name: a\n",
+			"kind: Pod\nx-defaults: &d {image: quay.io/a/b}\nspec:\n  containers:\n  - <<: *d\n    name: a\n",
+			[]string{"spec.containers[0].image"}},
+		{"an anchored image also used as an argument",
+			"kind: Pod\nspec:\n  containers:\n  - image: &i quay.io/a/b\n    args: [*i]\n",
+			"kind: Pod\nspec:\n  containers:\n  - image: &i quay.io/a/b\n    args: [*i]\n",
+			[]string{"spec.containers[0].image"}},
+		{"a block scalar",
+			"kind: Pod\nspec:\n  containers:\n  - image: >-\n      quay.io/a/b\n",
+			"kind: Pod\nspec:\n  containers:\n  - image: >-\n      quay.io/a/b\n",
+			[]string{"spec.containers[0].image"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			res, err := Rewrite("in.yaml", []byte(tc.in), engine(t))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(tc.want, string(res.Output)); diff != "" {
+				t.Errorf("output (-want +got):\n%s", diff)
+			}
+			var left []string
+			for _, img := range res.Images {
+				if img.Left != "" {
+					left = append(left, img.Path)
+					if img.Decision.Action != mirror.Mirrored || img.Pulled() != img.Decision.Image || img.Rewritten() {
+						t.Errorf("left image %+v", img)
+					}
+				}
+			}
+			if diff := cmp.Diff(tc.left, left); diff != "" {
+				t.Errorf("images left (-want +got):\n%s", diff)
+			}
+			if res.Left != len(tc.left) {
+				t.Errorf("summary counts %d left, want %d", res.Left, len(tc.left))
+			}
+		})
+	}
+}
+
+// TestRewriteNotStrings covers image values that are not strings: never
+// rewritten, always a warning.
+func TestRewriteNotStrings(t *testing.T) {
+	for _, tc := range []struct{ value, msg string }{
+		{"123", "image 123 is a number, not a string; quote it"},
+		{"true", "image true is a boolean, not a string; quote it"},
+		{"2001-12-14", "image 2001-12-14 is a date, not a string; quote it"},
+		{"[quay.io/a/b]", "image is a list, not a string"},
+		{"{{ .Values.image }}", "image is a mapping, not a string (an unquoted {{ }} template?)"},
+	} {
+		t.Run(tc.value, func(t *testing.T) {
+			in := "kind: Pod\nspec:\n  containers:\n  - name: a\n    image: " + tc.value + "\n"
+			res, err := Rewrite("in.yaml", []byte(in), engine(t))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if string(res.Output) != in {
+				t.Errorf("output changed:\n%s", res.Output)
+			}
+			if len(res.Images) != 1 || res.Images[0].Decision.Action != mirror.Invalid {
+				t.Fatalf("images %+v, want one invalid", res.Images)
+			}
+			if len(res.Warnings) != 1 || res.Warnings[0].Message != tc.msg || res.Warnings[0].Line != 5 {
+				t.Errorf("warnings %v, want %q at line 5", res.Warnings, tc.msg)
+			}
+		})
+	}
+}
+
+// TestLocateGuard shows the guard at work: an edit whose bytes are not the
+// scalar as written is refused, whatever put it there.
+func TestLocateGuard(t *testing.T) {
+	data := []byte("kind: Pod\nargs: [a]\nimage: nginx\n")
+	for _, n := range []*yaml.Node{
+		{Kind: yaml.ScalarNode, Tag: "!!str", Value: "nginx", Line: 2, Column: 8},
+		{Kind: yaml.ScalarNode, Tag: "!!str", Value: "nginx", Style: yaml.DoubleQuotedStyle, Line: 3, Column: 8},
+	} {
+		_, err := newLocator(data, false).locate(n, "m.example.com/nginx")
+		if err == nil || errors.As(err, new(cannotEdit)) || !strings.Contains(err.Error(), "not where the parser put it") {
+			t.Errorf("locate(%+v) = %v, want the guard's refusal", n, err)
+		}
+	}
+}
