@@ -1,7 +1,7 @@
 package cmd
 
 import (
-	"bytes"
+	"bufio"
 	"errors"
 	"fmt"
 	"io"
@@ -9,46 +9,56 @@ import (
 	"github.com/spf13/cobra"
 	"sigs.k8s.io/kustomize/kyaml/fn/framework"
 
+	"kmirror.dev/kmirror/pkg/fileset"
 	"kmirror.dev/kmirror/pkg/krm"
 )
 
 // runStdin is the bare kmirror with a stream on stdin: a ResourceList runs
 // the KRM function, anything else is rewritten as "kmirror rewrite" does.
-// Stdin is read once, and handed on.
+// Stdin is read once: its start tells which, and the rest follows.
 func runStdin(cmd *cobra.Command, o *RewriteOptions) error {
 	if err := o.Validate(nil); err != nil {
 		return err
 	}
-	data, err := io.ReadAll(cmd.InOrStdin())
-	if err != nil {
+	br := bufio.NewReaderSize(cmd.InOrStdin(), krm.DetectLimit)
+	head, err := br.Peek(krm.DetectLimit)
+	if err != nil && err != io.EOF && err != bufio.ErrBufferFull {
 		return fmt.Errorf("reading stdin: %w", err)
 	}
-	if krm.IsResourceList(data) {
-		return runFunction(cmd, o, data)
+	if krm.Detect(head, err == io.EOF) {
+		return runFunction(cmd, o, br)
 	}
-	cmd.SetIn(bytes.NewReader(data))
+	cmd.SetIn(br)
 	return o.Run(cmd, nil)
 }
 
-// runFunction runs kmirror as a KRM function on the ResourceList data. The
+// runFunction runs kmirror as a KRM function on the ResourceList in. The
 // ResourceList goes to stdout, even when the functionConfig is bad, so that
 // the orchestrator gets the results; warnings go to stderr too, and a bad
-// functionConfig is returned, which makes kmirror exit non-zero.
-func runFunction(cmd *cobra.Command, o *RewriteOptions, data []byte) error {
+// functionConfig is returned, which makes kmirror exit non-zero. The
+// input is spooled, to be read twice (the functionConfig may come after
+// the items), and so is the output, which goes out only when it is whole.
+func runFunction(cmd *cobra.Command, o *RewriteOptions, in io.Reader) error {
 	if o.Check || o.Diff || o.InPlace || o.Output != "text" {
 		return errors.New("stdin is a ResourceList, which kmirror runs as a KRM function: " +
 			"--check, --diff, --in-place and --output do not apply")
 	}
-	out, err := krm.Function{Rules: o.Engine}.Run(data)
-	if out == nil {
+	src, out := fileset.NewSpool(0), fileset.NewSpool(0)
+	defer src.Close()
+	defer out.Close()
+	if _, err := io.Copy(src, in); err != nil {
+		return fmt.Errorf("reading stdin: %w", err)
+	}
+	res, err := krm.Function{Rules: o.Engine}.Stream(src.Reader(), out)
+	if res == nil {
 		return err
 	}
-	for _, r := range out.Results {
+	for _, r := range res.Results {
 		if r.Severity != framework.Error {
 			fmt.Fprintf(cmd.ErrOrStderr(), "%s %s\n", warnColor.Sprint("kmirror:"), r)
 		}
 	}
-	if _, werr := cmd.OutOrStdout().Write(out.ResourceList); werr != nil && err == nil {
+	if _, werr := out.WriteTo(cmd.OutOrStdout()); werr != nil && err == nil {
 		err = fmt.Errorf("writing ResourceList: %w", werr)
 	}
 	return err

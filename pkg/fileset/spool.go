@@ -99,6 +99,23 @@ func (s *Spool) WriteTo(w io.Writer) (int64, error) {
 	return io.Copy(w, s.Reader())
 }
 
+// Reset empties the spool, to be written again from the start.
+func (s *Spool) Reset() error {
+	if s.err == errSpoolClosed {
+		return s.err
+	}
+	s.buf, s.size, s.err = s.buf[:0], 0, nil
+	if s.file != nil {
+		if err := s.file.Truncate(0); err != nil {
+			return fmt.Errorf("spooling: %w", err)
+		}
+		if _, err := s.file.Seek(0, io.SeekStart); err != nil {
+			return fmt.Errorf("spooling: %w", err)
+		}
+	}
+	return nil
+}
+
 // Close releases the memory and removes the temporary file.
 func (s *Spool) Close() error {
 	s.buf, s.err = nil, errSpoolClosed

@@ -66,7 +66,7 @@ func (f Function) Run(data []byte) (*Output, error) {
 			return nil, err
 		}
 		out.Images = rw.Images
-		out.Results = warningResults(items, rw)
+		out.Results = warningResults(items, rw.Images, rw.Warnings)
 	}
 	if err := addResults(root, out.Results); err != nil {
 		return nil, err

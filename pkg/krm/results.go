@@ -11,15 +11,16 @@ import (
 	"kmirror.dev/kmirror/pkg/manifest"
 )
 
-// warningResults turns the warnings of a Rewriter run over items into
-// results that name the resource, the field and the image as written.
-func warningResults(items []*yaml.RNode, rw *manifest.Rewriter) framework.Results {
+// warningResults turns the warnings of a run over items (whose document
+// numbers count the items from 1) into results that name the resource,
+// the field and the image as written.
+func warningResults(items []*yaml.RNode, decided []manifest.Image, warnings []manifest.Warning) framework.Results {
 	images := map[manifest.Location]string{}
-	for _, img := range rw.Images {
+	for _, img := range decided {
 		images[img.Location] = img.Decision.Image
 	}
 	var results framework.Results
-	for _, w := range rw.Warnings {
+	for _, w := range warnings {
 		item := items[w.Document-1]
 		r := &framework.Result{
 			Message:  w.Message,

@@ -30,6 +30,8 @@ type Part struct {
 	Warnings []Warning
 	// Edits rewrite the images, in order, at offsets in Data.
 	Edits []Edit
+	// list: Data holds entries of a block sequence, each an object.
+	list bool
 }
 
 // Edit replaces Data[Start:End] of a Part with Text.
@@ -61,13 +63,14 @@ func (p *Part) WriteTo(w io.Writer) (int64, error) {
 
 // decidePart parses the run c of the stream file and decides its images.
 // Document numbers in it count from 1; the caller adds the documents of the
-// runs before.
-func decidePart(file string, c chunk, eng *mirror.Engine) (*Part, error) {
-	p := &Part{Data: c.data, Offset: c.offset, Line: c.line}
+// runs before. In a list, c holds entries of a block sequence, each an
+// object of its own.
+func decidePart(file string, c chunk, list bool, eng *mirror.Engine) (*Part, error) {
+	p := &Part{Data: c.data, Offset: c.offset, Line: c.line, list: list}
 	if !utf8.Valid(c.data) {
 		return nil, p.invalidUTF8(file)
 	}
-	if at, ok := jsonStart(c.data); ok {
+	if at, ok := jsonStart(c.data); ok && !list {
 		err := p.decideJSON(file, at, eng)
 		if err == nil {
 			return p, nil
@@ -151,8 +154,14 @@ func (p *Part) decideYAML(file string, eng *mirror.Engine) error {
 		if isEmpty(&doc) {
 			continue
 		}
-		if err := p.decideDocument(file, doc.Content[0], p.Line, loc, eng); err != nil {
-			return err
+		roots := doc.Content[:1]
+		if p.list && roots[0].Kind == yaml.SequenceNode {
+			roots = roots[0].Content
+		}
+		for _, root := range roots {
+			if err := p.decideDocument(file, root, p.Line, loc, eng); err != nil {
+				return err
+			}
 		}
 	}
 }

@@ -64,11 +64,37 @@ const partBytes = 256 << 10
 // fault, so a caller that writes parts as it gets them writes to a spool
 // and discards it on error.
 func Scan(file string, r io.Reader, eng *mirror.Engine, fn func(*Part) error) (Summary, error) {
-	var sum Summary
 	br := bufio.NewReaderSize(r, 64<<10)
 	if err := checkEncoding(file, br); err != nil {
-		return sum, err
+		return Summary{}, err
 	}
+	split := func(yield func(chunk) error) error { return splitDocuments(br, yield) }
+	return scan(file, split, false, eng, fn)
+}
+
+// Chunk is a run of a stream: its bytes, where they start in the stream,
+// and the line they start on there, counting from 1.
+type Chunk struct {
+	Data   []byte
+	Offset int64
+	Line   int
+}
+
+// ScanList is Scan for the objects of a YAML block sequence, such as the
+// items of a KRM ResourceList, which the caller has cut into runs of whole
+// entries ("- kind: Pod ..."); items yields them in order, and may reuse
+// the memory of each once yield returns. Each entry counts as a document,
+// and the paths of its fields start at the entry.
+func ScanList(file string, items func(yield func(Chunk) error) error, eng *mirror.Engine, fn func(*Part) error) (Summary, error) {
+	split := func(yield func(chunk) error) error {
+		return items(func(c Chunk) error { return yield(chunk{c.Data, c.Offset, c.Line}) })
+	}
+	return scan(file, split, true, eng, fn)
+}
+
+// scan decides the chunks that split yields, in list mode or not.
+func scan(file string, split func(func(chunk) error) error, list bool, eng *mirror.Engine, fn func(*Part) error) (Summary, error) {
+	var sum Summary
 	workers := runtime.GOMAXPROCS(0)
 	// order holds the batches in stream order; its capacity bounds the
 	// batches in flight.
@@ -79,13 +105,13 @@ func Scan(file string, r io.Reader, eng *mirror.Engine, fn func(*Part) error) (S
 	for range workers {
 		wg.Go(func() {
 			for b := range work {
-				b.decide(file, eng)
+				b.decide(file, list, eng)
 			}
 		})
 	}
 	readErr := make(chan error, 1)
 	go func() {
-		readErr <- batches(br, order, work, quit)
+		readErr <- batches(split, order, work, quit)
 		close(work)
 	}()
 	err := collect(order, &sum, fn)
@@ -107,10 +133,10 @@ type batch struct {
 	done   chan struct{}
 }
 
-func (b *batch) decide(file string, eng *mirror.Engine) {
+func (b *batch) decide(file string, list bool, eng *mirror.Engine) {
 	defer close(b.done)
 	for _, c := range b.chunks {
-		p, err := decidePart(file, c, eng)
+		p, err := decidePart(file, c, list, eng)
 		if err != nil {
 			b.err = err
 			return
@@ -122,7 +148,7 @@ func (b *batch) decide(file string, eng *mirror.Engine) {
 // batches splits the stream into batches of parts and hands each to a
 // worker, and to order, until the stream ends or quit is closed. It closes
 // order.
-func batches(r io.Reader, order, work chan<- *batch, quit <-chan struct{}) error {
+func batches(split func(func(chunk) error) error, order, work chan<- *batch, quit <-chan struct{}) error {
 	defer close(order)
 	var next *batch
 	size := 0
@@ -144,7 +170,7 @@ func batches(r io.Reader, order, work chan<- *batch, quit <-chan struct{}) error
 		}
 		return nil
 	}
-	err := splitDocuments(r, func(c chunk) error {
+	err := split(func(c chunk) error {
 		if next == nil {
 			next = &batch{done: make(chan struct{})}
 		}
