@@ -8,6 +8,41 @@ import (
 	"kmirror.dev/kmirror/pkg/mirror"
 )
 
+// decider decides images: a *mirror.Engine, or a memo of one.
+type decider interface {
+	Decide(img string) mirror.Decision
+}
+
+// memo remembers the engine's decisions, for one goroutine. The images of
+// a stream repeat from object to object, and a decision costs a parse by
+// the reference grammar's regular expressions.
+type memo struct {
+	eng *mirror.Engine
+	m   map[string]mirror.Decision
+}
+
+// memoSize bounds a memo; when it is full, it starts over.
+const memoSize = 4096
+
+func newMemo(eng *mirror.Engine) *memo {
+	return &memo{eng: eng, m: make(map[string]mirror.Decision)}
+}
+
+// Decide returns m.eng.Decide(img).
+func (m *memo) Decide(img string) mirror.Decision {
+	if d, ok := m.m[img]; ok {
+		return d
+	}
+	d := m.eng.Decide(img)
+	if len(m.m) >= memoSize {
+		clear(m.m)
+	}
+	if len(img) <= 512 {
+		m.m[img] = d
+	}
+	return d
+}
+
 // decided is the engine's answer for one field of an object, with what
 // applying it takes.
 type decided struct {
@@ -27,7 +62,7 @@ type decided struct {
 // decideFields decides every image field of one document, whose root is
 // root. Both the stream rewriter and the Rewriter filter apply its
 // answers, so they agree on every image, alias and warning.
-func decideFields(root *yaml.Node, fields []Field, eng *mirror.Engine) ([]decided, error) {
+func decideFields(root *yaml.Node, fields []Field, eng decider) ([]decided, error) {
 	out := make([]decided, len(fields))
 	var shared []*decided
 	for i, f := range fields {

@@ -10,7 +10,6 @@ import (
 	"sigs.k8s.io/kustomize/kyaml/yaml"
 
 	"kmirror.dev/kmirror/pkg/jsonnode"
-	"kmirror.dev/kmirror/pkg/mirror"
 )
 
 // Part is a run of a stream as the splitter cut it, holding one document
@@ -65,7 +64,7 @@ func (p *Part) WriteTo(w io.Writer) (int64, error) {
 // Document numbers in it count from 1; the caller adds the documents of the
 // runs before. In a list, c holds entries of a block sequence, each an
 // object of its own.
-func decidePart(file string, c chunk, list bool, eng *mirror.Engine) (*Part, error) {
+func decidePart(file string, c chunk, list bool, eng decider) (*Part, error) {
 	p := &Part{Data: c.data, Offset: c.offset, Line: c.line, list: list}
 	if !utf8.Valid(c.data) {
 		return nil, p.invalidUTF8(file)
@@ -129,7 +128,7 @@ func looksLikeJSON(b []byte) bool {
 	return len(b) == 0 || b[0] == '"' || b[0] == '}' || b[0] == ']'
 }
 
-func (p *Part) decideJSON(file string, at int, eng *mirror.Engine) error {
+func (p *Part) decideJSON(file string, at int, eng decider) error {
 	base := p.Line + countBreaks(p.Data[:at])
 	loc := newLocator(p.Data[at:], true)
 	loc.base = at
@@ -141,7 +140,7 @@ func (p *Part) decideJSON(file string, at int, eng *mirror.Engine) error {
 	})
 }
 
-func (p *Part) decideYAML(file string, eng *mirror.Engine) error {
+func (p *Part) decideYAML(file string, eng decider) error {
 	dec := yaml.NewDecoder(bytes.NewReader(p.Data))
 	loc := newLocator(p.Data, false)
 	for {
@@ -168,7 +167,7 @@ func (p *Part) decideYAML(file string, eng *mirror.Engine) error {
 
 // decideDocument decides the images of the document root, whose line 1 is
 // line base of the stream, and records the edits, located by loc.
-func (p *Part) decideDocument(file string, root *yaml.Node, base int, loc *locator, eng *mirror.Engine) error {
+func (p *Part) decideDocument(file string, root *yaml.Node, base int, loc *locator, eng decider) error {
 	p.Documents++
 	// fail refuses the document, at a line counted in it.
 	fail := func(line int, err error) error {

@@ -104,8 +104,9 @@ func scan(file string, split func(func(chunk) error) error, list bool, eng *mirr
 	var wg sync.WaitGroup
 	for range workers {
 		wg.Go(func() {
+			memo := newMemo(eng)
 			for b := range work {
-				b.decide(file, list, eng)
+				b.decide(file, list, memo)
 			}
 		})
 	}
@@ -133,7 +134,7 @@ type batch struct {
 	done   chan struct{}
 }
 
-func (b *batch) decide(file string, list bool, eng *mirror.Engine) {
+func (b *batch) decide(file string, list bool, eng decider) {
 	defer close(b.done)
 	for _, c := range b.chunks {
 		p, err := decidePart(file, c, list, eng)
