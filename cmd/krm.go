@@ -43,7 +43,8 @@ func runFunction(cmd *cobra.Command, o *RewriteOptions, in io.Reader) error {
 		return errors.New("stdin is a ResourceList, which kmirror runs as a KRM function: " +
 			"--check, --diff, --in-place and --output do not apply")
 	}
-	src, out := fileset.NewSpool(0), fileset.NewSpool(0)
+	// The input spool moves to a file early: a list is long or it is small.
+	src, out := fileset.NewSpool(1<<20), fileset.NewSpool(0)
 	defer src.Close()
 	defer out.Close()
 	if _, err := io.Copy(src, in); err != nil {
