@@ -172,6 +172,9 @@ func (o *RewriteOptions) rewriteInPlace(ctx context.Context, w, stderr io.Writer
 			diff.file(files[i].Name)
 		}
 		sum, err := manifest.Scan(files[i].Name, src, eng, func(p *manifest.Part) error {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
 			printWarnings(stderr, p.Warnings)
 			if diff != nil {
 				if err := diff.part(p); err != nil {

@@ -30,7 +30,7 @@ type Visitor struct {
 }
 
 // Each reads each input once, in order, decides every image in it with
-// eng, and calls v. It returns the counts of all inputs. It stops at the
+// eng, and calls v. It stops when ctx is done. It returns the counts of all inputs. It stops at the
 // first error: of v, or of an input that cannot be read, does not parse
 // (*manifest.SyntaxError) or is not UTF-8 (*manifest.EncodingError). v has
 // then seen the inputs and parts before the one at fault, so a command
@@ -46,7 +46,15 @@ func Each(ctx context.Context, files []fileset.File, eng *mirror.Engine, v Visit
 				return total, err
 			}
 		}
-		sum, err := file(f, eng, v.Part)
+		sum, err := file(f, eng, func(p *manifest.Part) error {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			if v.Part == nil {
+				return nil
+			}
+			return v.Part(p)
+		})
 		total.Sum(sum)
 		if err != nil {
 			return total, err
@@ -61,9 +69,6 @@ func file(f fileset.File, eng *mirror.Engine, fn func(*manifest.Part) error) (ma
 		return manifest.Summary{}, err
 	}
 	defer r.Close()
-	if fn == nil {
-		fn = func(*manifest.Part) error { return nil }
-	}
 	return manifest.Scan(f.Name, r, eng, fn)
 }
 
