@@ -2,6 +2,7 @@ package manifest
 
 import (
 	"fmt"
+	"slices"
 
 	"sigs.k8s.io/kustomize/kyaml/yaml"
 
@@ -25,19 +26,18 @@ type decided struct {
 }
 
 // decideFields decides every image field of one document, whose root is
-// root. Both the stream rewriter and the Rewriter filter apply its
-// answers, so they agree on every image, alias and warning.
-func decideFields(root *yaml.Node, fields []Field, eng *mirror.Engine) ([]decided, error) {
+// root, with decide (Engine.Decide). Both the stream rewriter and the
+// Rewriter filter apply its answers, so they agree on every image, alias
+// and warning.
+func decideFields(root *yaml.Node, fields []Field, decide func(string) mirror.Decision) ([]decided, error) {
 	out := make([]decided, len(fields))
 	var shared []*decided
 	for i, f := range fields {
 		d := &out[i]
 		d.Field = f
-		if f.NotString != nil {
-			text := imageText(f.Node)
-			d.Decision = mirror.Decision{Image: text, Result: text, Action: mirror.Invalid, Err: f.NotString}
-		} else {
-			d.Decision = eng.Decide(f.Node.Value)
+		d.Decision = f.Decide(decide)
+		if f.Shared {
+			shared = append(shared, d)
 		}
 		if d.Decision.Action == mirror.Invalid {
 			d.Warning = d.Decision.Err.Error()
@@ -46,27 +46,33 @@ func decideFields(root *yaml.Node, fields []Field, eng *mirror.Engine) ([]decide
 		case !d.Decision.Changed():
 		case f.Node.Style&(yaml.LiteralStyle|yaml.FoldedStyle) != 0:
 			d.leave("the image is a block scalar (| or >); write it on one line")
-		case f.Shared:
-			shared = append(shared, d)
-		default:
+		case !f.Shared:
 			d.Target = f.Node
 		}
 	}
-	if len(shared) == 0 {
+	// Reading the whole document for the uses of an anchor is left for
+	// the documents where it matters.
+	if !slices.ContainsFunc(shared, func(d *decided) bool { return d.Decision.Changed() && d.Left == "" }) {
 		return out, nil
 	}
 	return out, applyShared(root, shared)
 }
 
 // applyShared decides whether the fields that share their scalar with an
-// anchor, an alias or a merge key can be set. Setting the scalar sets it
-// wherever it is used: that is right when every use is an image field the
-// walk found, all decided alike, and wrong when the anchored value is also,
-// say, an argument or a label.
+// anchor, an alias or a merge key, and that the rules change, can be set.
+// Setting the scalar sets it wherever it is used: that is right when every
+// use is an image field the walk found, all decided alike, and wrong when
+// the anchored value is also, say, an argument or a label, or the image of
+// a container whose pull policy is Never.
 func applyShared(root *yaml.Node, shared []*decided) error {
 	fieldsOf := map[*yaml.Node]int{}
+	texts := map[*yaml.Node]map[string]bool{}
 	for _, d := range shared {
 		fieldsOf[d.Node]++
+		if texts[d.Node] == nil {
+			texts[d.Node] = map[string]bool{}
+		}
+		texts[d.Node][d.Text(d.Decision.Result)] = true
 	}
 	uses := make(map[*yaml.Node]int, len(fieldsOf))
 	for n := range fieldsOf {
@@ -76,7 +82,14 @@ func applyShared(root *yaml.Node, shared []*decided) error {
 		return err
 	}
 	for _, d := range shared {
-		if uses[d.Node] != fieldsOf[d.Node] {
+		switch {
+		case !d.Decision.Changed() || d.Left != "":
+			continue
+		case len(texts[d.Node]) > 1:
+			d.leave("the image comes from a YAML anchor whose image fields would not all get the same value " +
+				"(one has pull policy Never, or a scheme such as docker://); write the image out in each field")
+			continue
+		case uses[d.Node] != fieldsOf[d.Node]:
 			d.leave(fmt.Sprintf("the image comes from a YAML anchor that is also used outside image fields (%d uses, %d of them images); "+
 				"write the image out, or anchor it only where it is an image", uses[d.Node], fieldsOf[d.Node]))
 			continue

@@ -17,8 +17,10 @@ type Summary struct {
 	// image rewritten.
 	Documents, Changed int
 	// Images counts the image fields; Rewrites those rewritten; Left those
-	// the rules would rewrite but that are left as written.
-	Images, Rewrites, Left int
+	// the rules would rewrite but that are left as written, for want of a
+	// safe edit; Kept those the rules would rewrite but that must stay as
+	// written (mirror.Kept).
+	Images, Rewrites, Left, Kept int
 	// Warnings counts the problems that left images as they were.
 	Warnings int
 }
@@ -35,6 +37,8 @@ func (s *Summary) Add(p *Part) {
 			s.Left++
 		case img.Decision.Changed():
 			s.Rewrites++
+		case img.Decision.Action == mirror.Kept:
+			s.Kept++
 		}
 	}
 }
@@ -46,6 +50,7 @@ func (s *Summary) Sum(o Summary) {
 	s.Images += o.Images
 	s.Rewrites += o.Rewrites
 	s.Left += o.Left
+	s.Kept += o.Kept
 	s.Warnings += o.Warnings
 }
 
@@ -69,6 +74,7 @@ func Scan(file string, r io.Reader, eng *mirror.Engine, fn func(*Part) error) (S
 	if err := checkEncoding(file, br); err != nil {
 		return sum, err
 	}
+	dc := decider{eng, WalkOf(eng)}
 	workers := runtime.GOMAXPROCS(0)
 	// order holds the batches in stream order; its capacity bounds the
 	// batches in flight.
@@ -79,7 +85,7 @@ func Scan(file string, r io.Reader, eng *mirror.Engine, fn func(*Part) error) (S
 	for range workers {
 		wg.Go(func() {
 			for b := range work {
-				b.decide(file, eng)
+				b.decide(file, dc)
 			}
 		})
 	}
@@ -107,10 +113,10 @@ type batch struct {
 	done   chan struct{}
 }
 
-func (b *batch) decide(file string, eng *mirror.Engine) {
+func (b *batch) decide(file string, dc decider) {
 	defer close(b.done)
 	for _, c := range b.chunks {
-		p, err := decidePart(file, c, eng)
+		p, err := decidePart(file, c, dc)
 		if err != nil {
 			b.err = err
 			return

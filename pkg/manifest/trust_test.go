@@ -185,6 +185,18 @@ func TestRewriteAnchors(t *testing.T) {
 			"kind: Pod\nspec:\n  containers:\n  - image: &i quay.io/a/b\n    args: [*i]\n",
 			"kind: Pod\nspec:\n  containers:\n  - image: &i quay.io/a/b\n    args: [*i]\n",
 			[]string{"spec.containers[0].image"}},
+		{"an anchored image of a container whose pull policy is Never",
+			"kind: Pod\nspec:\n  containers:\n  - {name: a, image: &i quay.io/a/b, imagePullPolicy: Never}\n  - {name: b, image: *i}\n",
+			"kind: Pod\nspec:\n  containers:\n  - {name: a, image: &i quay.io/a/b, imagePullPolicy: Never}\n  - {name: b, image: *i}\n",
+			[]string{"spec.containers[1].image"}},
+		{"an anchored image of two containers whose pull policy is Never",
+			"kind: Pod\nspec:\n  containers:\n  - &c {name: a, image: quay.io/a/b, imagePullPolicy: Never}\n  - <<: *c\n    name: b\n",
+			"kind: Pod\nspec:\n  containers:\n  - &c {name: a, image: quay.io/a/b, imagePullPolicy: Never}\n  - <<: *c\n    name: b\n",
+			nil},
+		{"an anchored registry URL and an image",
+			"kind: X\nx: &u docker://quay.io/a/b\n---\napiVersion: cdi.kubevirt.io/v1beta1\nkind: DataVolume\nspec:\n  source:\n    registry: {url: &v docker://quay.io/a/b}\n  containers: [{image: *v}]\n",
+			"kind: X\nx: &u docker://quay.io/a/b\n---\napiVersion: cdi.kubevirt.io/v1beta1\nkind: DataVolume\nspec:\n  source:\n    registry: {url: &v docker://quay.io/a/b}\n  containers: [{image: *v}]\n",
+			[]string{"spec.source.registry.url"}},
 		{"a block scalar",
 			"kind: Pod\nspec:\n  containers:\n  - image: >-\n      quay.io/a/b\n",
 			"kind: Pod\nspec:\n  containers:\n  - image: >-\n      quay.io/a/b\n",
@@ -259,5 +271,46 @@ func TestLocateGuard(t *testing.T) {
 		if err == nil || errors.As(err, new(cannotEdit)) || !strings.Contains(err.Error(), "not where the parser put it") {
 			t.Errorf("locate(%+v) = %v, want the guard's refusal", n, err)
 		}
+	}
+}
+
+// TestRewritePullNever covers images whose pull policy is Never: a rule
+// that would mirror one does not, and says why, without a warning; an
+// escaped one still loses the escape prefix, which is no part of its name.
+func TestRewritePullNever(t *testing.T) {
+	in := `kind: Pod
+spec:
+  containers:
+  - name: a
+    image: quay.io/a/b:1
+    imagePullPolicy: Never
+  - name: b
+    image: direct.to/quay.io/a/b:1
+    imagePullPolicy: Never
+  - name: c
+    image: quay.io/a/b:1
+`
+	want := strings.Replace(strings.Replace(in, "direct.to/", "", 1), "  - name: c\n    image: quay.io/", "  - name: c\n    image: "+ecr+"/quay/", 1)
+	res, err := Rewrite("in.yaml", []byte(in), engine(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(want, string(res.Output)); diff != "" {
+		t.Errorf("output (-want +got):\n%s", diff)
+	}
+	var got []string
+	for _, img := range res.Images {
+		got = append(got, string(img.Decision.Action)+" "+img.Pulled())
+	}
+	if diff := cmp.Diff([]string{"kept quay.io/a/b:1", "escaped quay.io/a/b:1", "mirrored " + ecr + "/quay/a/b:1"}, got); diff != "" {
+		t.Errorf("decisions (-want +got):\n%s", diff)
+	}
+	kept := res.Images[0]
+	var never *PullNeverError
+	if !errors.As(kept.Decision.Err, &never) || never.Policy != "imagePullPolicy" || kept.Decision.Rule == nil || kept.Rewritten() || kept.Left != "" {
+		t.Errorf("kept image %+v", kept)
+	}
+	if res.Kept != 1 || res.Rewrites != 2 || res.Left != 0 || res.Summary.Warnings != 0 {
+		t.Errorf("summary %+v, want 1 kept, 2 rewrites, none left, no warnings", res.Summary)
 	}
 }
