@@ -128,7 +128,12 @@ func mutate(decide func(string) mirror.Decision, wk *manifest.Walk, root, old *y
 		img := f.Value()
 		d := mirror.Decision{Image: img, Result: img, Action: mirror.NoRule}
 		kept := Decided
-		switch prev, ok := before[keyOf(f)]; {
+		var prev string
+		var ok bool
+		if before != nil {
+			prev, ok = before[keyOf(f)]
+		}
+		switch {
 		case f.NotString == nil && ok && prev == img:
 			kept = SameAsOld
 		case f.NotString == nil && mem.recorded(f, img):

@@ -2,17 +2,38 @@ package manifest
 
 import "sigs.k8s.io/kustomize/kyaml/yaml"
 
-// containerLists are the lists of a pod spec whose entries have an image.
-var containerLists = []string{"containers", "initContainers", "ephemeralContainers"}
+// podSpecLists are the lists of a pod spec that hold images.
+var podSpecLists = [...]string{"containers", "initContainers", "ephemeralContainers", "volumes"}
+
+// lists is a set of podSpecLists, a bit each.
+type lists uint8
+
+func listBit(key string) lists {
+	for i, l := range podSpecLists {
+		if key == l {
+			return 1 << i
+		}
+	}
+	return 0
+}
+
+func (s lists) has(key string) bool { return s&listBit(key) != 0 }
 
 // search looks for pod specs below the mapping of pairs ps, outside
 // metadata.
 func (w *walker) search(ps []pair, path Path, obj Object, on way) {
 	for _, p := range ps {
-		if p.key.Value != "metadata" {
+		if p.key.Value != "metadata" && isCollection(p.value) {
 			w.searchNode(p.value, path.with(p.key.Value), obj, through(p, on))
 		}
 	}
+}
+
+// isCollection reports whether n is a mapping or a list: a scalar holds
+// no pod spec, and needs no path.
+func isCollection(n *yaml.Node) bool {
+	n = deref(n)
+	return n.Kind == yaml.MappingNode || n.Kind == yaml.SequenceNode
 }
 
 // searchNode looks for pod specs in n and below. A mapping with a kind
@@ -32,15 +53,24 @@ func (w *walker) searchNode(n *yaml.Node, path Path, obj Object, on way) {
 			return
 		}
 		ps := w.pairs(n)
+		if on.shared {
+			// The scalars skipped below count too.
+			w.step(len(ps))
+		}
 		taken := w.podSpec(ps, path, obj, on)
 		for _, p := range ps {
-			if k := p.key.Value; k != "metadata" && !taken[k] {
+			if k := p.key.Value; k != "metadata" && !taken.has(k) && isCollection(p.value) {
 				w.searchNode(p.value, path.with(k), obj, through(p, on))
 			}
 		}
 	case yaml.SequenceNode:
+		if on.shared {
+			w.step(len(n.Content))
+		}
 		for i, item := range n.Content {
-			w.searchNode(item, path.at(i), obj, on)
+			if isCollection(item) && w.err == nil {
+				w.searchNode(item, path.at(i), obj, on)
+			}
 		}
 	}
 }
@@ -55,41 +85,27 @@ func isObject(n *yaml.Node) bool {
 // or a part of one, as a kustomize patch may hold: the image of every
 // entry of each container list that is a list of mappings (a schema that
 // describes containers is not), and the image volumes of a volumes list.
-// It returns the keys of the lists it read, which hold no pod spec.
-func (w *walker) podSpec(spec []pair, path Path, obj Object, on way) map[string]bool {
-	var taken map[string]bool
-	take := func(key string) {
-		if taken == nil {
-			taken = map[string]bool{}
-		}
-		taken[key] = true
-	}
+// It returns the lists it read, which hold no pod spec.
+func (w *walker) podSpec(spec []pair, path Path, obj Object, on way) lists {
+	var taken lists
 	for _, p := range spec {
 		list := p.key.Value
-		switch {
+		switch bit := listBit(list); {
+		case bit == 0:
 		case list == "volumes":
 			if w.eachEntry(p, path, on, func(entry []pair, at Path, on way) {
 				w.imageVolume(entry, at, Field{Object: obj, List: list, Name: scalar(value(entry, "name"))}, on)
 			}) {
-				take(list)
+				taken |= bit
 			}
-		case isContainerList(list) && listOfMappings(p.value):
+		case listOfMappings(p.value):
 			w.eachEntry(p, path, on, func(entry []pair, at Path, on way) {
 				w.image(entry, "image", "imagePullPolicy", at, Field{Object: obj, List: list, Name: scalar(value(entry, "name"))}, on)
 			})
-			take(list)
+			taken |= bit
 		}
 	}
 	return taken
-}
-
-func isContainerList(key string) bool {
-	for _, l := range containerLists {
-		if key == l {
-			return true
-		}
-	}
-	return false
 }
 
 // listOfMappings reports whether n is a list whose entries are mappings.

@@ -2,6 +2,7 @@ package manifest
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -89,6 +90,10 @@ func TestRewriteRefuses(t *testing.T) {
 				"g: &g [*f, *f, *f, *f, *f, *f, *f, *f, *f, *f]\nkind: Pod\nspec: {containers: [{image: nginx}], x: *g}\n", 1, 1, "aliases expand"},
 		{"an alias inside its own anchor",
 			"kind: Pod\nspec: &s {containers: [{image: nginx}], again: *s}\n", 1, 1, "aliases expand"},
+		{"aliases of long lists of scalars",
+			"a: &a [" + strings.Repeat("x, ", 5000) + "x]\nb: &b [" + strings.Repeat("*a, ", 500) + "*a]\nkind: Pod\nspec: {containers: [{image: nginx}], x: *b}\n", 1, 1, "aliases expand"},
+		{"aliases of wide mappings",
+			"a: &a {" + wideMapping(5000) + "}\nb: &b [" + strings.Repeat("*a, ", 500) + "*a]\nkind: Pod\nspec: {containers: [{image: nginx}], x: *b}\n", 1, 1, "aliases expand"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -102,6 +107,15 @@ func TestRewriteRefuses(t *testing.T) {
 			}
 		})
 	}
+}
+
+// wideMapping returns the pairs of a flow mapping with n keys.
+func wideMapping(n int) string {
+	var b strings.Builder
+	for i := range n {
+		fmt.Fprintf(&b, "k%d: v, ", i)
+	}
+	return strings.TrimSuffix(b.String(), ", ")
 }
 
 func TestRewriteRefusesOtherEncodings(t *testing.T) {

@@ -219,11 +219,16 @@ func (w *walker) at(n *yaml.Node, on way) (*yaml.Node, way) {
 		on.shared = true
 	}
 	if on.shared {
-		if w.aliasSteps++; w.aliasSteps > maxAliasSteps && w.err == nil {
-			w.err = errAliasBomb
-		}
+		w.step(1)
 	}
 	return n, on
+}
+
+// step counts n nodes visited through aliases.
+func (w *walker) step(n int) {
+	if w.aliasSteps += n; w.aliasSteps > maxAliasSteps && w.err == nil {
+		w.err = errAliasBomb
+	}
 }
 
 // enter counts a level of nesting, until leave. An alias inside its own anchor nests without end, one level per
