@@ -48,51 +48,21 @@ in the syntax of spec.imageFields.`,
 }
 
 // builtinFieldsComment lists the image fields that the walk reads without
-// being told, as YAML comments in the syntax of spec.imageFields. Kinds
-// that share their paths are listed together.
+// being told, as YAML comments, with paths in the syntax of
+// spec.imageFields.
 func builtinFieldsComment() string {
 	var b strings.Builder
 	b.WriteString("# Built-in image fields, read besides spec.imageFields:\n")
 	b.WriteString("# - in every object, the pod specs and parts of pod specs, anywhere outside\n")
 	b.WriteString("#   metadata: " + strings.Join(manifest.PodSpecFields, ", ") + "\n")
-	type group struct {
-		key   string
-		kinds []string
-		lines []string
-	}
-	var groups []*group
-	byKey := map[string]*group{}
-	// Collect the paths of each kind first, then put together the kinds
-	// that have the same.
-	type kindKey struct{ group, kind string }
-	var kinds []kindKey
-	lines := map[kindKey][]string{}
-	for _, f := range manifest.BuiltinFields() {
-		k := kindKey{f.Group, f.Kind}
-		if lines[k] == nil {
-			kinds = append(kinds, k)
-		}
-		line := "path: " + f.Path
-		if f.Prefix != "" {
-			line += "  # the value is " + f.Prefix + "<image>"
-		}
-		lines[k] = append(lines[k], line)
-	}
-	for _, k := range kinds {
-		key := k.group + "\n" + strings.Join(lines[k], "\n")
-		g := byKey[key]
-		if g == nil {
-			g = &group{key: key, lines: lines[k]}
-			byKey[key] = g
-			groups = append(groups, g)
-		}
-		g.kinds = append(g.kinds, k.kind)
-	}
-	for _, g := range groups {
-		groupName, _, _ := strings.Cut(g.key, "\n")
-		fmt.Fprintf(&b, "# - group: %s\n#   kinds: %s\n", groupName, strings.Join(g.kinds, ", "))
-		for _, l := range g.lines {
-			b.WriteString("#   " + l + "\n")
+	for _, set := range manifest.BuiltinFieldSets() {
+		fmt.Fprintf(&b, "# - group: %s\n#   kinds: %s\n", set.Group, strings.Join(set.Kinds, ", "))
+		for _, p := range set.Paths {
+			b.WriteString("#   path: " + p)
+			if set.Prefix != "" {
+				b.WriteString("  # the value is " + set.Prefix + "<image>")
+			}
+			b.WriteString("\n")
 		}
 	}
 	return b.String()

@@ -1,6 +1,10 @@
 package manifest
 
-import "kmirror.dev/kmirror/pkg/mirror"
+import (
+	"slices"
+
+	"kmirror.dev/kmirror/pkg/mirror"
+)
 
 // FieldSpec is an image field of the objects of a kind.
 type FieldSpec struct {
@@ -20,13 +24,14 @@ var PodSpecFields = []string{
 	"containers[].image", "initContainers[].image", "ephemeralContainers[].image", "volumes[].image.reference",
 }
 
-// builtin is a set of paths that the objects of some kinds share.
-type builtin struct {
-	group  string
-	kinds  []string
-	paths  []string
-	prefix string
-	policy string
+// FieldSet is a set of image fields that the objects of some kinds share,
+// as the built-in fields are listed.
+type FieldSet struct {
+	Group  string
+	Kinds  []string
+	Paths  []string
+	Prefix string
+	Policy string
 }
 
 // Paths below a Tekton task spec, task or pipeline reference, pipeline
@@ -63,50 +68,61 @@ var (
 	kubevirtVMTemplate = under("template.spec.", kubevirtVMI)
 )
 
-var builtins = []builtin{
-	{group: "tekton.dev", kinds: []string{"Task", "ClusterTask"}, paths: under("spec.", tektonTaskSpec)},
-	{group: "tekton.dev", kinds: []string{"TaskRun"}, paths: join(under("spec.taskSpec.", tektonTaskSpec), under("spec.taskRef.", tektonRef))},
-	{group: "tekton.dev", kinds: []string{"Pipeline"}, paths: under("spec.", tektonPipeline)},
-	{group: "tekton.dev", kinds: []string{"PipelineRun"}, paths: join(under("spec.pipelineSpec.", tektonPipeline), under("spec.pipelineRef.", tektonRef))},
-	{group: "tekton.dev", kinds: []string{"StepAction"}, paths: []string{"spec.image"}},
+var builtinSets = []FieldSet{
+	{Group: "tekton.dev", Kinds: []string{"Task", "ClusterTask"}, Paths: under("spec.", tektonTaskSpec)},
+	{Group: "tekton.dev", Kinds: []string{"TaskRun"}, Paths: join(under("spec.taskSpec.", tektonTaskSpec), under("spec.taskRef.", tektonRef))},
+	{Group: "tekton.dev", Kinds: []string{"Pipeline"}, Paths: under("spec.", tektonPipeline)},
+	{Group: "tekton.dev", Kinds: []string{"PipelineRun"}, Paths: join(under("spec.pipelineSpec.", tektonPipeline), under("spec.pipelineRef.", tektonRef))},
+	{Group: "tekton.dev", Kinds: []string{"StepAction"}, Paths: []string{"spec.image"}},
 
-	{group: "argoproj.io", kinds: []string{"Workflow", "WorkflowTemplate", "ClusterWorkflowTemplate"}, paths: under("spec.", argoWorkflowSpec)},
-	{group: "argoproj.io", kinds: []string{"CronWorkflow"}, paths: under("spec.workflowSpec.", argoWorkflowSpec)},
+	{Group: "argoproj.io", Kinds: []string{"Workflow", "WorkflowTemplate", "ClusterWorkflowTemplate"}, Paths: under("spec.", argoWorkflowSpec)},
+	{Group: "argoproj.io", Kinds: []string{"CronWorkflow"}, Paths: under("spec.workflowSpec.", argoWorkflowSpec)},
 
-	{group: "kubevirt.io", kinds: []string{"VirtualMachineInstance"}, paths: under("spec.", kubevirtVMI)},
-	{group: "kubevirt.io", kinds: []string{"VirtualMachine", "VirtualMachineInstanceReplicaSet"}, paths: under("spec.", kubevirtVMTemplate)},
-	{group: "kubevirt.io", kinds: []string{"VirtualMachine"}, paths: under("spec.dataVolumeTemplates[].spec.", cdiDataVolumeSpec), prefix: "docker://"},
-	{group: "pool.kubevirt.io", kinds: []string{"VirtualMachinePool"}, paths: under("spec.virtualMachineTemplate.spec.", kubevirtVMTemplate)},
-	{group: "pool.kubevirt.io", kinds: []string{"VirtualMachinePool"}, paths: under("spec.virtualMachineTemplate.spec.dataVolumeTemplates[].spec.", cdiDataVolumeSpec), prefix: "docker://"},
-	{group: "cdi.kubevirt.io", kinds: []string{"DataVolume", "VolumeImportSource"}, paths: under("spec.", cdiDataVolumeSpec), prefix: "docker://"},
-	{group: "cdi.kubevirt.io", kinds: []string{"DataImportCron"}, paths: under("spec.template.spec.", cdiDataVolumeSpec), prefix: "docker://"},
+	{Group: "kubevirt.io", Kinds: []string{"VirtualMachineInstance"}, Paths: under("spec.", kubevirtVMI)},
+	{Group: "kubevirt.io", Kinds: []string{"VirtualMachine", "VirtualMachineInstanceReplicaSet"}, Paths: under("spec.", kubevirtVMTemplate)},
+	{Group: "kubevirt.io", Kinds: []string{"VirtualMachine"}, Paths: under("spec.dataVolumeTemplates[].spec.", cdiDataVolumeSpec), Prefix: "docker://"},
+	{Group: "pool.kubevirt.io", Kinds: []string{"VirtualMachinePool"}, Paths: under("spec.virtualMachineTemplate.spec.", kubevirtVMTemplate)},
+	{Group: "pool.kubevirt.io", Kinds: []string{"VirtualMachinePool"}, Paths: under("spec.virtualMachineTemplate.spec.dataVolumeTemplates[].spec.", cdiDataVolumeSpec), Prefix: "docker://"},
+	{Group: "cdi.kubevirt.io", Kinds: []string{"DataVolume", "VolumeImportSource"}, Paths: under("spec.", cdiDataVolumeSpec), Prefix: "docker://"},
+	{Group: "cdi.kubevirt.io", Kinds: []string{"DataImportCron"}, Paths: under("spec.template.spec.", cdiDataVolumeSpec), Prefix: "docker://"},
 
 	// KServe (kserve/kserve pkg/apis/serving): each framework of a
 	// component (sklearn, model, huggingface, art, ...) is a container.
 	// A storage URI oci://<image> is run as a "modelcar" container.
-	{group: "serving.kserve.io", kinds: []string{"InferenceService"}, paths: []string{"spec.predictor.*.image", "spec.transformer.*.image", "spec.explainer.*.image"}},
-	{group: "serving.kserve.io", kinds: []string{"InferenceService"}, paths: []string{"spec.predictor.*.storageUri"}, prefix: "oci://"},
-	{group: "serving.kserve.io", kinds: []string{"ClusterStorageContainer"}, paths: []string{"spec.container.image"}},
+	{Group: "serving.kserve.io", Kinds: []string{"InferenceService"}, Paths: []string{"spec.predictor.*.image", "spec.transformer.*.image", "spec.explainer.*.image"}},
+	{Group: "serving.kserve.io", Kinds: []string{"InferenceService"}, Paths: []string{"spec.predictor.*.storageUri"}, Prefix: "oci://"},
+	{Group: "serving.kserve.io", Kinds: []string{"ClusterStorageContainer"}, Paths: []string{"spec.container.image"}},
 
 	// Crossplane packages (crossplane/crossplane apis/pkg): an OCI image
 	// that the package manager pulls.
-	{group: "pkg.crossplane.io", kinds: []string{"Provider", "Configuration", "Function"}, paths: []string{"spec.package"}, policy: "packagePullPolicy"},
-	{group: "pkg.crossplane.io", kinds: []string{"ControllerConfig"}, paths: []string{"spec.image"}},
+	{Group: "pkg.crossplane.io", Kinds: []string{"Provider", "Configuration", "Function"}, Paths: []string{"spec.package"}, Policy: "packagePullPolicy"},
+	{Group: "pkg.crossplane.io", Kinds: []string{"ControllerConfig"}, Paths: []string{"spec.image"}},
 
 	// Prometheus Operator (prometheus-operator/prometheus-operator
 	// pkg/apis/monitoring/v1): the image of the server it runs.
-	{group: "monitoring.coreos.com", kinds: []string{"Prometheus"}, paths: []string{"spec.image", "spec.thanos.image"}},
-	{group: "monitoring.coreos.com", kinds: []string{"PrometheusAgent", "Alertmanager", "ThanosRuler"}, paths: []string{"spec.image"}},
+	{Group: "monitoring.coreos.com", Kinds: []string{"Prometheus"}, Paths: []string{"spec.image", "spec.thanos.image"}},
+	{Group: "monitoring.coreos.com", Kinds: []string{"PrometheusAgent", "Alertmanager", "ThanosRuler"}, Paths: []string{"spec.image"}},
+}
+
+// BuiltinFieldSets returns the built-in fields, as sets of paths that
+// some kinds share.
+func BuiltinFieldSets() []FieldSet {
+	out := make([]FieldSet, len(builtinSets))
+	for i, b := range builtinSets {
+		out[i] = b
+		out[i].Kinds, out[i].Paths = slices.Clone(b.Kinds), slices.Clone(b.Paths)
+	}
+	return out
 }
 
 // BuiltinFields returns the fields the walk reads in the objects of the
 // kinds that hold images outside pod specs, one per kind and path.
 func BuiltinFields() []FieldSpec {
 	var out []FieldSpec
-	for _, b := range builtins {
-		for _, kind := range b.kinds {
-			for _, p := range b.paths {
-				out = append(out, FieldSpec{ImageField: mirror.ImageField{Group: b.group, Kind: kind, Path: p}, Prefix: b.prefix, Policy: b.policy})
+	for _, b := range builtinSets {
+		for _, kind := range b.Kinds {
+			for _, p := range b.Paths {
+				out = append(out, FieldSpec{ImageField: mirror.ImageField{Group: b.Group, Kind: kind, Path: p}, Prefix: b.Prefix, Policy: b.Policy})
 			}
 		}
 	}

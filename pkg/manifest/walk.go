@@ -128,8 +128,9 @@ func (f Field) Text(img string) string { return f.Prefix + img }
 // name written; a mirrored name would fail with ErrImageNeverPull. So the
 // image is never rewritten, and never copied to the mirror.
 type PullNeverError struct {
-	// Policy is the key of the pull policy: "imagePullPolicy", or
-	// "pullPolicy" for an image volume.
+	// Policy is the key of the pull policy: "imagePullPolicy",
+	// "pullPolicy" for an image volume, "packagePullPolicy" for a
+	// Crossplane package.
 	Policy string
 }
 
@@ -231,11 +232,11 @@ func (w *walker) step(n int) {
 	}
 }
 
-// enter counts a level of nesting, until leave. An alias inside its own anchor nests without end, one level per
-// few steps, which the step budget stops too late for the paths of every
-// level to fit in memory: it stops at maxAliasDepth levels reached
-// through an alias. A document without aliases is as deep as its parser
-// allows.
+// enter counts a level of nesting, until leave. An alias inside its own
+// anchor nests without end, one level per few steps, which the step budget
+// stops too late for the paths of every level to fit in memory: enter
+// stops the walk at maxAliasDepth levels reached through an alias. A
+// document without aliases is as deep as its parser allows.
 func (w *walker) enter(on way) {
 	if w.depth++; w.depth > maxAliasDepth && on.shared && w.err == nil {
 		w.err = errAliasBomb
