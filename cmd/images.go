@@ -3,6 +3,7 @@ package cmd
 import (
 	"bufio"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"maps"
@@ -64,7 +65,9 @@ func NewCmdImages() *cobra.Command {
 		Long: `Images reads Kubernetes YAML or JSON as "kmirror rewrite" does, changes
 nothing, and lists every image field: the file and line, the object, the
 field path, the image, the image it maps to, and the rule that decided it,
-or why none did ("escaped", "already mirrored", "no rule", "invalid").
+or why none did ("escaped", "already mirrored", "no rule", "invalid"), or
+"kept" for an image a rule covers but whose pull policy is Never: the node
+must hold it under its own name, so it is never rewritten.
 
 Formats (-o):
   table        one line per image field; coloured on terminals
@@ -72,8 +75,8 @@ Formats (-o):
   mirror-list  the source images that the mirror must hold, one per line,
                as written in the manifests, sorted and without repeats:
                the input of a mirroring job. Escaped images, images
-               already under a mirror, and images no rule covers are left
-               out.`,
+               already under a mirror, images no rule covers and kept
+               images are left out.`,
 		Example: `  # What does this chart pull, and from where after mirroring?
   helm template my-release ./chart | kmirror images
 
@@ -284,6 +287,13 @@ func imageRow(img manifest.Image) []tableCell {
 		rule = tableCell{leftUnmirrored, invalidColor}
 	case d.Action == mirror.Mirrored:
 		rule.text = d.Rule.From
+	case d.Action == mirror.Kept:
+		rule.text = "kept"
+		var never *manifest.PullNeverError
+		if errors.As(d.Err, &never) {
+			rule.text += " (" + never.Short() + ")"
+		}
+		rule.color = escapedColor
 	case d.Action == mirror.Escaped:
 		rule.color = escapedColor
 	case d.Action == mirror.NoRule:

@@ -38,6 +38,9 @@ func summaryLine(s manifest.Summary, check bool) string {
 	if s.Left > 0 {
 		line += fmt.Sprintf(", %d left unmirrored", s.Left)
 	}
+	if s.Kept > 0 {
+		line += fmt.Sprintf(", %d kept as written (pull policy Never)", s.Kept)
+	}
 	if s.Warnings > 0 {
 		line += fmt.Sprintf(", %d %s", s.Warnings, plural(s.Warnings, "warning"))
 	}
@@ -188,8 +191,8 @@ type imageReport struct {
 	Result string `json:"result"`
 	Action string `json:"action"`
 	Rule   string `json:"rule,omitempty"`
-	// Reason says why an image is left as written: invalid, or left
-	// unmirrored.
+	// Reason says why an image is left as written: invalid, left
+	// unmirrored, or kept.
 	Reason string `json:"reason,omitempty"`
 }
 
@@ -244,13 +247,14 @@ func newCheckJSON(w io.Writer) *jsonReport {
 type checkSummary struct {
 	Images    int `json:"images"`
 	Left      int `json:"leftUnmirrored"`
+	Kept      int `json:"kept"`
 	Documents int `json:"documents"`
 	Changed   int `json:"changedDocuments"`
 	Warnings  int `json:"warnings"`
 }
 
 func newCheckSummary(s manifest.Summary) checkSummary {
-	return checkSummary{Images: s.Rewrites, Left: s.Left, Documents: s.Documents, Changed: s.Changed, Warnings: s.Warnings}
+	return checkSummary{Images: s.Rewrites, Left: s.Left, Kept: s.Kept, Documents: s.Documents, Changed: s.Changed, Warnings: s.Warnings}
 }
 
 func (r *jsonReport) file(string) error { return nil }

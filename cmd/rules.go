@@ -6,6 +6,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"kmirror.dev/kmirror/pkg/manifest"
 	"kmirror.dev/kmirror/rules"
 )
 
@@ -17,7 +18,12 @@ func NewCmdRules() *cobra.Command {
 		Short: "Print the effective mirror rules",
 		Long: `Rules prints the rules kmirror would apply, as a rules file: the default
 preset, a named preset, or a file given with --rules, after validation.
-Built-in presets: ` + strings.Join(rules.Presets(), ", ") + `.`,
+Built-in presets: ` + strings.Join(rules.Presets(), ", ") + `.
+
+After the rules, a comment lists the image fields kmirror reads besides
+those of spec.imageFields: the fields of pod specs, in every object, and
+the built-in fields of custom resources, by group and kinds, with paths
+in the syntax of spec.imageFields.`,
 		Example: `  # Start a rules file of your own from the default
   kmirror rules > my-rules.yaml
 
@@ -33,10 +39,31 @@ Built-in presets: ` + strings.Join(rules.Presets(), ", ") + `.`,
 			if err != nil {
 				return err
 			}
-			_, err = fmt.Fprint(cmd.OutOrStdout(), string(out))
+			_, err = fmt.Fprint(cmd.OutOrStdout(), string(out)+builtinFieldsComment())
 			return err
 		},
 	}
 	o.AddFlags(cmd.Flags())
 	return cmd
+}
+
+// builtinFieldsComment lists the image fields that the walk reads without
+// being told, as YAML comments, with paths in the syntax of
+// spec.imageFields.
+func builtinFieldsComment() string {
+	var b strings.Builder
+	b.WriteString("# Built-in image fields, read besides spec.imageFields:\n")
+	b.WriteString("# - in every object, the pod specs and parts of pod specs, anywhere outside\n")
+	b.WriteString("#   metadata: " + strings.Join(manifest.PodSpecFields, ", ") + "\n")
+	for _, set := range manifest.BuiltinFieldSets() {
+		fmt.Fprintf(&b, "# - group: %s\n#   kinds: %s\n", set.Group, strings.Join(set.Kinds, ", "))
+		for _, p := range set.Paths {
+			b.WriteString("#   path: " + p)
+			if set.Prefix != "" {
+				b.WriteString("  # the value is " + set.Prefix + "<image>")
+			}
+			b.WriteString("\n")
+		}
+	}
+	return b.String()
 }

@@ -1,10 +1,12 @@
 package rules
 
 import (
+	"errors"
 	"fmt"
 
 	"sigs.k8s.io/kustomize/kyaml/yaml"
 
+	"kmirror.dev/kmirror/pkg/fieldpath"
 	"kmirror.dev/kmirror/pkg/mirror"
 )
 
@@ -80,7 +82,7 @@ func (p parser) rules(n *yaml.Node) (mirror.Rules, []map[string]int, error) {
 	if !ok {
 		return r, nil, p.errorf(n, "missing spec")
 	}
-	spec, err := p.fields(specNode, "spec", "escapePrefix", "mirrors")
+	spec, err := p.fields(specNode, "spec", "escapePrefix", "mirrors", "imageFields")
 	if err != nil {
 		return r, nil, err
 	}
@@ -93,11 +95,59 @@ func (p parser) rules(n *yaml.Node) (mirror.Rules, []map[string]int, error) {
 			return r, nil, p.errorf(v, "spec.escapePrefix: %v", err)
 		}
 	}
+	if v, ok := spec["imageFields"]; ok {
+		if r.ImageFields, err = p.imageFields(v); err != nil {
+			return r, nil, err
+		}
+	}
 	var lines []map[string]int
 	if v, ok := spec["mirrors"]; ok {
 		r.Mirrors, lines, err = p.mirrors(v)
 	}
 	return r, lines, err
+}
+
+// imageFields reads spec.imageFields: the fields of custom resources that
+// hold images, each with a path that could match.
+func (p parser) imageFields(n *yaml.Node) ([]mirror.ImageField, error) {
+	if n.Kind != yaml.SequenceNode {
+		if n.Tag == "!!null" {
+			return nil, nil
+		}
+		return nil, p.errorf(n, "spec.imageFields must be a list")
+	}
+	out := make([]mirror.ImageField, len(n.Content))
+	seen := map[mirror.ImageField]int{}
+	for i, item := range n.Content {
+		where := fmt.Sprintf("spec.imageFields[%d]", i)
+		f, err := p.fields(item, where, "group", "kind", "path")
+		if err != nil {
+			return nil, err
+		}
+		for key, dst := range map[string]*string{"group": &out[i].Group, "kind": &out[i].Kind, "path": &out[i].Path} {
+			if v, ok := f[key]; ok {
+				if *dst, err = p.str(v, where+"."+key); err != nil {
+					return nil, err
+				}
+			}
+		}
+		path, ok := f["path"]
+		if !ok || out[i].Path == "" {
+			return nil, p.errorf(item, "%s: missing \"path\"", where)
+		}
+		if _, err := fieldpath.Parse(out[i].Path); err != nil {
+			var se *fieldpath.SyntaxError
+			if errors.As(err, &se) {
+				err = fmt.Errorf("%s at column %d", se.Msg, se.Column)
+			}
+			return nil, p.errorf(path, "%s.path %q: %v", where, out[i].Path, err)
+		}
+		if j, dup := seen[out[i]]; dup {
+			return nil, p.errorf(item, "%s repeats spec.imageFields[%d]", where, j)
+		}
+		seen[out[i]] = i
+	}
+	return out, nil
 }
 
 func (p parser) mirrors(n *yaml.Node) ([]mirror.Rule, []map[string]int, error) {

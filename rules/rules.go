@@ -13,9 +13,14 @@
 //	  mirrors:
 //	  - from: k8s.gcr.io/
 //	    to: mirror.example.com/k8s/
+//	  imageFields:               # optional: fields of custom resources that hold images
+//	  - group: example.com       # optional; matches the group of apiVersion
+//	    kind: Stage              # optional
+//	    path: spec.stages[].runner.image
 //
 // Unknown fields, a rule without "from" or "to", a prefix that is not a
-// registry or repository, and two rules with the same "from" are errors that
+// registry or repository, two rules with the same "from", and an image
+// field whose path could not match (see package fieldpath) are errors that
 // name the file and line.
 package rules
 
@@ -132,15 +137,24 @@ func FromNode(name string, n *yaml.Node) (*mirror.Engine, error) {
 
 // Encode writes r as a rules file.
 func Encode(r mirror.Rules) ([]byte, error) {
+	type imageField struct {
+		Group string `yaml:"group,omitempty"`
+		Kind  string `yaml:"kind,omitempty"`
+		Path  string `yaml:"path"`
+	}
 	type spec struct {
 		EscapePrefix string        `yaml:"escapePrefix"`
 		Mirrors      []mirror.Rule `yaml:"mirrors"`
+		ImageFields  []imageField  `yaml:"imageFields,omitempty"`
 	}
 	doc := struct {
 		APIVersion string            `yaml:"apiVersion"`
 		Kind       string            `yaml:"kind"`
 		Metadata   map[string]string `yaml:"metadata"`
 		Spec       spec              `yaml:"spec"`
-	}{APIVersion, Kind, map[string]string{"name": r.Name}, spec{r.EscapePrefix, r.Mirrors}}
+	}{APIVersion, Kind, map[string]string{"name": r.Name}, spec{EscapePrefix: r.EscapePrefix, Mirrors: r.Mirrors}}
+	for _, f := range r.ImageFields {
+		doc.Spec.ImageFields = append(doc.Spec.ImageFields, imageField(f))
+	}
 	return yaml.Marshal(doc)
 }

@@ -58,6 +58,39 @@ spec:
 	}
 }
 
+func TestParseImageFields(t *testing.T) {
+	eng, err := Parse("r.yaml", []byte(`apiVersion: kmirror.dev/v1alpha1
+kind: MirrorRules
+spec:
+  imageFields:
+  - group: example.com
+    kind: Stage
+    path: spec.stages[].runner.image
+  - path: spec.predictor.*.image
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []mirror.ImageField{
+		{Group: "example.com", Kind: "Stage", Path: "spec.stages[].runner.image"},
+		{Path: "spec.predictor.*.image"},
+	}
+	if diff := cmp.Diff(want, eng.Rules().ImageFields); diff != "" {
+		t.Errorf("image fields (-want +got):\n%s", diff)
+	}
+	data, err := Encode(eng.Rules())
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, err := Parse("encoded", data)
+	if err != nil {
+		t.Fatalf("parsing encoded rules: %v\n%s", err, data)
+	}
+	if diff := cmp.Diff(eng.Rules(), again.Rules()); diff != "" {
+		t.Errorf("round trip (-want +got):\n%s", diff)
+	}
+}
+
 func TestParseEscapeOff(t *testing.T) {
 	eng, err := Parse("r.yaml", []byte("apiVersion: kmirror.dev/v1alpha1\nkind: MirrorRules\nspec:\n  escapePrefix: \"\"\n"))
 	if err != nil {
@@ -93,6 +126,17 @@ func TestParseErrors(t *testing.T) {
 		{"not a mapping", "- a\n", 1, `rules must be a mapping`},
 		{"bad yaml", head + "spec:\n  mirrors: [\n", 0, `yaml:`},
 		{"empty", "", 0, `empty rules file`},
+		{"imageFields not a list", head + "spec:\n  imageFields: {path: spec.image}\n", 6, `spec.imageFields must be a list`},
+		{"image field without a path", head + "spec:\n  imageFields:\n  - kind: Stage\n", 7, `spec.imageFields[0]: missing "path"`},
+		{"image field with an unknown key", head + "spec:\n  imageFields:\n  - path: spec.image\n    version: v1\n", 8, `spec.imageFields[0]: unknown field "version"`},
+		{"image field path with an empty key", head + "spec:\n  imageFields:\n  - kind: Stage\n    path: spec..image\n", 8,
+			`spec.imageFields[0].path "spec..image": empty key at column 6`},
+		{"image field path with a bad bracket", head + "spec:\n  imageFields:\n  - path: spec.image\n  - path: spec.stages[0].image\n", 8,
+			`spec.imageFields[1].path "spec.stages[0].image": a bracket holds nothing`},
+		{"image field path into metadata", head + "spec:\n  imageFields:\n  - path: metadata.annotations.image\n", 7, `metadata is never walked`},
+		{"image field kind not a string", head + "spec:\n  imageFields:\n  - kind: [Stage]\n    path: spec.image\n", 7, `spec.imageFields[0].kind must be a string`},
+		{"image field twice", head + "spec:\n  imageFields:\n  - {kind: Stage, path: spec.image}\n  - {kind: Stage, path: spec.image}\n", 8,
+			`spec.imageFields[1] repeats spec.imageFields[0]`},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -4,6 +4,7 @@ import (
 	"strings"
 	"sync"
 
+	"kmirror.dev/kmirror/pkg/manifest"
 	"kmirror.dev/kmirror/pkg/mirror"
 )
 
@@ -18,12 +19,14 @@ const maxDecisions = 4096
 // repeat from Pod to Pod.
 type decisions struct {
 	eng *mirror.Engine
-	mu  sync.RWMutex
-	m   map[string]mirror.Decision
+	// walk finds the image fields the engine's rules name.
+	walk *manifest.Walk
+	mu   sync.RWMutex
+	m    map[string]mirror.Decision
 }
 
 func newDecisions(eng *mirror.Engine) *decisions {
-	return &decisions{eng: eng, m: map[string]mirror.Decision{}}
+	return &decisions{eng: eng, walk: manifest.WalkOf(eng), m: map[string]mirror.Decision{}}
 }
 
 // decide returns eng.Decide(img).

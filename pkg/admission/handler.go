@@ -47,7 +47,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	h.once.Do(func() { h.decisions = newDecisions(h.Engine) })
-	resp, mut := respond(h.decisions.decide, review)
+	resp, mut := respond(h.decisions.decide, h.decisions.walk, review)
 	w.Header().Set("Content-Type", "application/json")
 	_, _ = w.Write(appendReview(make([]byte, 0, 512), review.apiVersion, resp))
 	result := ResultUnchanged

@@ -23,7 +23,14 @@ const (
 	// EscapedBefore: the escape annotation records this image for the
 	// container.
 	EscapedBefore Kept = "escaped before"
+	// MirrorPod: the object is a mirror Pod, the API server's record of a
+	// static Pod that a kubelet runs from a file; the kubelet wants it to
+	// match the file, and replaces one that does not.
+	MirrorPod Kept = "mirror Pod"
 )
+
+// MirrorPodAnnotation marks a mirror Pod.
+const MirrorPodAnnotation = "kubernetes.io/config.mirror"
 
 // Image is one image field of an object and what became of it.
 type Image struct {
@@ -87,41 +94,52 @@ func Mutate(eng *mirror.Engine, object, old []byte) (*Mutation, error) {
 			return nil, fmt.Errorf("%w: the old object: %w", ErrObject, err)
 		}
 	}
-	return mutate(eng.Decide, root, oldRoot), nil
+	return mutate(eng.Decide, manifest.WalkOf(eng), root, oldRoot), nil
 }
 
-// mutate decides every image of the object root with decide, which is
-// Engine.Decide or remembers its answers; old is the object before an
-// UPDATE, or nil.
-func mutate(decide func(string) mirror.Decision, root, old *yaml.Node) *Mutation {
+// mutate decides every image of the object root that wk finds with
+// decide, which is Engine.Decide or remembers its answers; old is the
+// object before an UPDATE, or nil.
+func mutate(decide func(string) mirror.Decision, wk *manifest.Walk, root, old *yaml.Node) *Mutation {
 	var before map[containerKey]string
 	if old != nil {
 		before = map[containerKey]string{}
 		// An old object the walk refuses has no images to compare with.
-		oldFields, _ := manifest.Images(old)
+		oldFields, _ := wk.Images(old)
 		for _, f := range oldFields {
-			before[keyOf(f)] = value(f.Node)
+			before[keyOf(f)] = f.Value()
 		}
 	}
-	fields, err := manifest.Images(root)
+	fields, err := wk.Images(root)
 	m := &Mutation{Images: make([]Image, 0, len(fields))}
 	if err != nil {
 		m.Warnings = append(m.Warnings, fmt.Sprintf("kmirror: %v; no image rewritten", err))
 		return m
 	}
+	if isMirrorPod(root) {
+		for _, f := range fields {
+			img := f.Value()
+			m.Images = append(m.Images, Image{Field: f, Decision: mirror.Decision{Image: img, Result: img, Action: mirror.NoRule}, Kept: MirrorPod})
+		}
+		return m
+	}
 	mem := newMemory(root)
 	for _, f := range fields {
-		img := value(f.Node)
+		img := f.Value()
 		d := mirror.Decision{Image: img, Result: img, Action: mirror.NoRule}
 		kept := Decided
-		if f.NotString != nil {
-			d.Action, d.Err = mirror.Invalid, f.NotString
-		} else if prev, ok := before[keyOf(f)]; ok && prev == img {
+		var prev string
+		var ok bool
+		if before != nil {
+			prev, ok = before[keyOf(f)]
+		}
+		switch {
+		case f.NotString == nil && ok && prev == img:
 			kept = SameAsOld
-		} else if mem.recorded(f, img) {
+		case f.NotString == nil && mem.recorded(f, img):
 			kept = EscapedBefore
-		} else {
-			d = decide(img)
+		default:
+			d = f.Decide(decide)
 		}
 		if d.Action == mirror.Invalid {
 			m.Warnings = append(m.Warnings, fmt.Sprintf("kmirror: %s: %v; left unchanged", f.Path, d.Err))
@@ -131,7 +149,7 @@ func mutate(decide func(string) mirror.Decision, root, old *yaml.Node) *Mutation
 				m.Warnings = append(m.Warnings, fmt.Sprintf("kmirror: %s: %v; left unchanged", f.Path, err))
 				d.Result = d.Image
 			} else {
-				m.ops = append(m.ops, patchOp{Op: "replace", Path: at, Value: d.Result})
+				m.ops = append(m.ops, patchOp{Op: "replace", Path: at, Value: f.Text(d.Result)})
 			}
 		}
 		mem.keep(f, d)
@@ -157,20 +175,21 @@ func parseObject(data []byte) (*yaml.Node, error) {
 	return n, nil
 }
 
-// value returns the image a field holds.
-func value(n *yaml.Node) string {
-	if n.Kind == yaml.AliasNode {
-		n = n.Alias
+// isMirrorPod reports whether the object root is a mirror Pod.
+func isMirrorPod(root *yaml.Node) bool {
+	a := child(root, "metadata")
+	if a != nil {
+		a = child(a, "annotations")
 	}
-	return n.Value
+	return a != nil && child(a, MirrorPodAnnotation) != nil
 }
 
 // containerKey names an image field so that it can be found again in
-// another version of its object: by pod spec, list and entry name, as
-// entries can move in their lists. An entry without a name is named by its
-// path.
+// another version of its object: by pod spec, list, entry name and the
+// path in the entry, as entries can move in their lists. An entry without
+// a name is named by its path.
 type containerKey struct {
-	spec, list, name string
+	spec, list, name, rest string
 }
 
 func keyOf(f manifest.Field) containerKey {
@@ -178,7 +197,8 @@ func keyOf(f manifest.Field) containerKey {
 	if f.Name == "" || !ok {
 		return containerKey{spec: pathKey(f.Path)}
 	}
-	return containerKey{spec: pathKey(spec), list: f.List, name: f.Name}
+	// The path goes on from the spec with the list and the entry's index.
+	return containerKey{spec: pathKey(spec), list: f.List, name: f.Name, rest: pathKey(f.Path[len(spec)+2:])}
 }
 
 // specPath returns the path of the pod spec that holds f.

@@ -130,6 +130,39 @@ func TestMutate(t *testing.T) {
 		name:   "a kind without a pod spec is left alone",
 		object: `{apiVersion: example.com/v1, kind: Widget, metadata: {name: w}, spec: {image: k8s.gcr.io/coredns:1.3.1}}`,
 	}, {
+		name: "a container whose pull policy is Never is left alone, without a warning",
+		object: `{kind: Pod, metadata: {name: p}, spec: {containers: [{name: a, image: k8s.gcr.io/pause:3.9, imagePullPolicy: Never},
+			{name: b, image: k8s.gcr.io/pause:3.9, imagePullPolicy: IfNotPresent}]}}`,
+		patch: `[{"op":"replace","path":"/spec/containers/1/image","value":"` + M + `gcr/google_containers/pause:3.9"}]`,
+	}, {
+		name: "a mirror Pod is left alone, even its escapes",
+		object: `{kind: Pod, metadata: {name: etcd-node1, annotations: {kubernetes.io/config.mirror: 3b0b1a5c, kmirror.dev/escaped: '{"containers/b":"x"}'}},
+			spec: {containers: [{name: etcd, image: registry.k8s.io/etcd:3.5.12-0}, {name: b, image: direct.to/busybox}]}}`,
+	}, {
+		name: "a Pod with the same image as a mirror Pod is mirrored",
+		object: `{kind: Pod, metadata: {name: etcd-copy, annotations: {kubernetes.io/config.source: file}},
+			spec: {containers: [{name: etcd, image: registry.k8s.io/etcd:3.5.12-0}]}}`,
+		patch: `[{"op":"replace","path":"/spec/containers/0/image","value":"` + M + `gcr/google_containers/etcd:3.5.12-0"}]`,
+	}, {
+		name: "a registry URL keeps its scheme",
+		object: `{apiVersion: cdi.kubevirt.io/v1beta1, kind: DataVolume, metadata: {name: dv},
+			spec: {source: {registry: {url: "docker://quay.io/containerdisks/fedora:40"}}}}`,
+		patch: `[{"op":"replace","path":"/spec/source/registry/url","value":"docker://` + M + `quay/containerdisks/fedora:40"}]`,
+	}, {
+		name: "the fields of a Tekton Task are mirrored, its escapes recorded",
+		object: `{apiVersion: tekton.dev/v1, kind: Task, metadata: {name: t},
+			spec: {stepTemplate: {image: quay.io/base:1}, steps: [{name: build, image: direct.to/golang:1.22}]}}`,
+		patch: `[{"op":"replace","path":"/spec/stepTemplate/image","value":"` + M + `quay/base:1"},
+			{"op":"replace","path":"/spec/steps/0/image","value":"golang:1.22"},
+			{"op":"add","path":"/metadata/annotations","value":{"kmirror.dev/escaped":"{\"steps/build\":\"golang:1.22\"}"}}]`,
+	}, {
+		name: "on update an Argo template's container and script are told apart",
+		object: `{apiVersion: argoproj.io/v1alpha1, kind: Workflow, metadata: {name: w},
+			spec: {templates: [{name: m, script: {image: quay.io/a:1}}]}}`,
+		old: `{apiVersion: argoproj.io/v1alpha1, kind: Workflow, metadata: {name: w},
+			spec: {templates: [{name: m, container: {image: quay.io/a:1}}]}}`,
+		patch: `[{"op":"replace","path":"/spec/templates/0/script/image","value":"` + M + `quay/a:1"}]`,
+	}, {
 		name:   "a ConfigMap is never walked",
 		object: `{apiVersion: v1, kind: ConfigMap, metadata: {name: c}, data: {containers: x}}`,
 	}}

@@ -11,6 +11,7 @@ import (
 	"sigs.k8s.io/kustomize/kyaml/yaml"
 
 	"kmirror.dev/kmirror/pkg/jsonnode"
+	"kmirror.dev/kmirror/pkg/manifest"
 	"kmirror.dev/kmirror/pkg/mirror"
 )
 
@@ -155,7 +156,7 @@ func (d *fieldReader) gvr(n *yaml.Node, key string) metav1.GroupVersionResource 
 // respond answers one admission request, and returns the mutation it is
 // based on, nil when the request was not looked at: an operation other than
 // CREATE and UPDATE, or no object.
-func respond(decide func(string) mirror.Decision, r *review) (*admissionv1.AdmissionResponse, *Mutation) {
+func respond(decide func(string) mirror.Decision, wk *manifest.Walk, r *review) (*admissionv1.AdmissionResponse, *Mutation) {
 	req := &r.request
 	resp := &admissionv1.AdmissionResponse{UID: req.UID, Allowed: true}
 	if req.Operation != admissionv1.Create && req.Operation != admissionv1.Update || r.object == nil {
@@ -165,7 +166,7 @@ func respond(decide func(string) mirror.Decision, r *review) (*admissionv1.Admis
 	if req.Operation == admissionv1.Update {
 		old = r.oldObject
 	}
-	mut := mutate(decide, r.object, old)
+	mut := mutate(decide, wk, r.object, old)
 	resp.Warnings = mut.Warnings
 	if patch := mut.Patch(); patch != nil {
 		pt := admissionv1.PatchTypeJSONPatch

@@ -112,8 +112,12 @@ func pipelineImages(t *testing.T, stream string) map[string]string {
 		if len(doc.Content) == 0 {
 			continue
 		}
-		for _, f := range manifest.Images(doc.Content[0]) {
-			out[f.Object.String()+" "+f.Path.String()] = f.Node.Value
+		fields, err := manifest.Images(doc.Content[0])
+		if err != nil {
+			t.Fatalf("output: %v\n%s", err, stream)
+		}
+		for _, f := range fields {
+			out[f.Object.String()+" "+f.Path.String()] = f.Value()
 		}
 	}
 }

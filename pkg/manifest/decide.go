@@ -2,16 +2,12 @@ package manifest
 
 import (
 	"fmt"
+	"slices"
 
 	"sigs.k8s.io/kustomize/kyaml/yaml"
 
 	"kmirror.dev/kmirror/pkg/mirror"
 )
-
-// decider decides images: a *mirror.Engine, or a memo of one.
-type decider interface {
-	Decide(img string) mirror.Decision
-}
 
 // memo remembers the engine's decisions, for one goroutine. The images of
 // a stream repeat from object to object, and a decision costs a parse by
@@ -21,8 +17,12 @@ type memo struct {
 	m   map[string]mirror.Decision
 }
 
-// memoSize bounds a memo; when it is full, it starts over.
-const memoSize = 4096
+// memoSize bounds a memo; when it is full, it starts over. Longer images
+// are not remembered.
+const (
+	memoSize  = 4096
+	memoImage = 512
+)
 
 func newMemo(eng *mirror.Engine) *memo {
 	return &memo{eng: eng, m: make(map[string]mirror.Decision)}
@@ -37,7 +37,7 @@ func (m *memo) Decide(img string) mirror.Decision {
 	if len(m.m) >= memoSize {
 		clear(m.m)
 	}
-	if len(img) <= 512 {
+	if len(img) <= memoImage {
 		m.m[img] = d
 	}
 	return d
@@ -60,19 +60,18 @@ type decided struct {
 }
 
 // decideFields decides every image field of one document, whose root is
-// root. Both the stream rewriter and the Rewriter filter apply its
-// answers, so they agree on every image, alias and warning.
-func decideFields(root *yaml.Node, fields []Field, eng decider) ([]decided, error) {
+// root, with decide (Engine.Decide). Both the stream rewriter and the
+// Rewriter filter apply its answers, so they agree on every image, alias
+// and warning.
+func decideFields(root *yaml.Node, fields []Field, decide func(string) mirror.Decision) ([]decided, error) {
 	out := make([]decided, len(fields))
 	var shared []*decided
 	for i, f := range fields {
 		d := &out[i]
 		d.Field = f
-		if f.NotString != nil {
-			text := imageText(f.Node)
-			d.Decision = mirror.Decision{Image: text, Result: text, Action: mirror.Invalid, Err: f.NotString}
-		} else {
-			d.Decision = eng.Decide(f.Node.Value)
+		d.Decision = f.Decide(decide)
+		if f.Shared {
+			shared = append(shared, d)
 		}
 		if d.Decision.Action == mirror.Invalid {
 			d.Warning = d.Decision.Err.Error()
@@ -81,27 +80,33 @@ func decideFields(root *yaml.Node, fields []Field, eng decider) ([]decided, erro
 		case !d.Decision.Changed():
 		case f.Node.Style&(yaml.LiteralStyle|yaml.FoldedStyle) != 0:
 			d.leave("the image is a block scalar (| or >); write it on one line")
-		case f.Shared:
-			shared = append(shared, d)
-		default:
+		case !f.Shared:
 			d.Target = f.Node
 		}
 	}
-	if len(shared) == 0 {
+	// Reading the whole document for the uses of an anchor is left for
+	// the documents where it matters.
+	if !slices.ContainsFunc(shared, func(d *decided) bool { return d.Decision.Changed() && d.Left == "" }) {
 		return out, nil
 	}
 	return out, applyShared(root, shared)
 }
 
 // applyShared decides whether the fields that share their scalar with an
-// anchor, an alias or a merge key can be set. Setting the scalar sets it
-// wherever it is used: that is right when every use is an image field the
-// walk found, all decided alike, and wrong when the anchored value is also,
-// say, an argument or a label.
+// anchor, an alias or a merge key, and that the rules change, can be set.
+// Setting the scalar sets it wherever it is used: that is right when every
+// use is an image field the walk found, all decided alike, and wrong when
+// the anchored value is also, say, an argument or a label, or the image of
+// a container whose pull policy is Never.
 func applyShared(root *yaml.Node, shared []*decided) error {
 	fieldsOf := map[*yaml.Node]int{}
+	texts := map[*yaml.Node]map[string]bool{}
 	for _, d := range shared {
 		fieldsOf[d.Node]++
+		if texts[d.Node] == nil {
+			texts[d.Node] = map[string]bool{}
+		}
+		texts[d.Node][d.Text(d.Decision.Result)] = true
 	}
 	uses := make(map[*yaml.Node]int, len(fieldsOf))
 	for n := range fieldsOf {
@@ -111,7 +116,14 @@ func applyShared(root *yaml.Node, shared []*decided) error {
 		return err
 	}
 	for _, d := range shared {
-		if uses[d.Node] != fieldsOf[d.Node] {
+		switch {
+		case !d.Decision.Changed() || d.Left != "":
+			continue
+		case len(texts[d.Node]) > 1:
+			d.leave("the image comes from a YAML anchor whose image fields would not all get the same value " +
+				"(one has pull policy Never, or a scheme such as docker://); write the image out in each field")
+			continue
+		case uses[d.Node] != fieldsOf[d.Node]:
 			d.leave(fmt.Sprintf("the image comes from a YAML anchor that is also used outside image fields (%d uses, %d of them images); "+
 				"write the image out, or anchor it only where it is an image", uses[d.Node], fieldsOf[d.Node]))
 			continue

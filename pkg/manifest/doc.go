@@ -1,13 +1,28 @@
 // Package manifest finds the image fields of Kubernetes objects and
 // rewrites them with the mirror engine.
 //
-// [Images] is the walk: given one object it returns every container, init
-// container and ephemeral container image, and every image volume reference,
-// of every pod spec the object embeds. Known kinds and custom resources are
-// treated alike: a pod spec is any mapping whose "containers" is a list of
-// mappings, found anywhere in the object except under "metadata". Items of a
-// List are walked as objects. CustomResourceDefinitions, ConfigMaps and
-// Secrets are never walked, because they only mention images.
+// [Walk.Images] is the walk: given one object it returns its image fields.
+//
+//   - Pod specs, whatever the kind, anywhere in the object but under
+//     "metadata": the image of every entry of "containers",
+//     "initContainers" and "ephemeralContainers" where that is a list of
+//     mappings (a schema that describes containers is not), and every
+//     "volumes[].image.reference". A mapping may hold some of these lists
+//     only, as a kustomize patch does, and pod specs inside pod specs are
+//     walked too.
+//   - The built-in fields of custom resources whose images are outside pod
+//     specs ([BuiltinFields]): Tekton steps and bundles, Argo Workflows
+//     templates, KubeVirt container disks, CDI registry URLs ("docker://"
+//     stays, see [Field.Prefix]), KServe model frameworks, and others.
+//   - The fields a MirrorRules file declares (mirror.Rules.ImageFields),
+//     in the grammar of package fieldpath; [WalkOf] compiles them.
+//
+// Items of a List, and objects embedded in an object (a TriggerTemplate's
+// resource templates), are walked as objects. CustomResourceDefinitions,
+// ConfigMaps and Secrets are never walked, because they only mention
+// images. An image whose pull policy, beside it, is Never must stay as
+// written ([Field.Keep]); [Field.Decide] makes that decision for every
+// mode.
 //
 // [Rewrite] applies the engine to a YAML or JSON stream and edits the
 // stream's bytes in place, so everything but the changed image values stays

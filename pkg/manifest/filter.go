@@ -36,8 +36,9 @@ var _ kio.Filter = (*Rewriter)(nil)
 // whose aliases expand without end.
 func (r *Rewriter) Filter(nodes []*yaml.RNode) ([]*yaml.RNode, error) {
 	r.Images, r.Warnings = nil, nil
+	wk := WalkOf(r.Engine)
 	for i, n := range nodes {
-		if err := r.rewriteObject(i+1, n.YNode()); err != nil {
+		if err := r.rewriteObject(i+1, n.YNode(), wk); err != nil {
 			return nil, err
 		}
 	}
@@ -46,14 +47,14 @@ func (r *Rewriter) Filter(nodes []*yaml.RNode) ([]*yaml.RNode, error) {
 
 // rewriteObject decides every image of one object before it sets any, so
 // that an anchored image is decided on its value as written, like Rewrite.
-func (r *Rewriter) rewriteObject(doc int, root *yaml.Node) error {
+func (r *Rewriter) rewriteObject(doc int, root *yaml.Node, wk *Walk) error {
 	if root == nil {
 		return nil
 	}
 	fail := func(line int, err error) error {
 		return &SyntaxError{File: r.File, Document: doc, Line: line, Err: err}
 	}
-	fields, err := Images(root)
+	fields, err := wk.Images(root)
 	if err != nil {
 		var dup *DuplicateKeyError
 		if errors.As(err, &dup) {
@@ -61,7 +62,7 @@ func (r *Rewriter) rewriteObject(doc int, root *yaml.Node) error {
 		}
 		return fail(root.Line, err)
 	}
-	decisions, err := decideFields(root, fields, r.Engine)
+	decisions, err := decideFields(root, fields, r.Engine.Decide)
 	if err != nil {
 		return fail(root.Line, err)
 	}
@@ -74,7 +75,7 @@ func (r *Rewriter) rewriteObject(doc int, root *yaml.Node) error {
 	}
 	for _, d := range decisions {
 		if n := d.Target; n != nil {
-			n.Value = d.Decision.Result
+			n.Value = d.Text(d.Decision.Result)
 			// An image is a string even where it was written as something
 			// the decoder tagged otherwise.
 			n.Tag = "!!str"

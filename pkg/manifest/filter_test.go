@@ -149,6 +149,23 @@ func TestRewriterFilter(t *testing.T) {
 			warnings: []string{"stdin: document 1 (Pod), line 4: spec.containers[0].image: left unmirrored: the image is a block scalar (| or >); write it on one line"},
 		},
 		{
+			name: "a registry URL keeps its scheme",
+			in:   "apiVersion: cdi.kubevirt.io/v1beta1\nkind: DataVolume\nspec:\n  source:\n    registry:\n      url: docker://quay.io/containerdisks/fedora:40 # the disk\n",
+			want: "apiVersion: cdi.kubevirt.io/v1beta1\nkind: DataVolume\nspec:\n  source:\n    registry:\n      url: docker://" + filterECR + "/quay/containerdisks/fedora:40 # the disk\n",
+			images: []summary{
+				{1, "spec.source.registry.url", "quay.io/containerdisks/fedora:40", filterECR + "/quay/containerdisks/fedora:40", mirror.Mirrored},
+			},
+		},
+		{
+			name: "an image whose pull policy is Never is kept, without a warning",
+			in:   "kind: Pod\nspec:\n  containers:\n  - name: a\n    image: registry.k8s.io/pause:3.9\n    imagePullPolicy: Never\n  - name: b\n    image: registry.k8s.io/pause:3.9\n",
+			want: "kind: Pod\nspec:\n  containers:\n  - name: a\n    image: registry.k8s.io/pause:3.9\n    imagePullPolicy: Never\n  - name: b\n    image: " + filterECR + "/gcr/google_containers/pause:3.9\n",
+			images: []summary{
+				{1, "spec.containers[0].image", "registry.k8s.io/pause:3.9", "registry.k8s.io/pause:3.9", mirror.Kept},
+				{1, "spec.containers[1].image", "registry.k8s.io/pause:3.9", filterECR + "/gcr/google_containers/pause:3.9", mirror.Mirrored},
+			},
+		},
+		{
 			name: "objects without images are untouched",
 			in:   "kind: ConfigMap\ndata: {image: nginx}\n---\nkind: Service\nspec: {ports: [{port: 80}]}\n",
 			want: "kind: ConfigMap\ndata: {image: nginx}\n---\nkind: Service\nspec: {ports: [{port: 80}]}\n",

@@ -39,6 +39,18 @@ func FuzzRewrite(f *testing.F) {
 		// Anchors and merges.
 		"kind: Pod\nspec:\n  containers:\n  - &c {name: a, image: quay.io/a/b}\n  - *c\n  - <<: *c\n    name: b\n",
 		"kind: Pod\nx: &d {image: nginx}\nspec:\n  containers:\n  - <<: *d\n",
+		// Parts of pod specs, pod specs in pod specs, embedded objects.
+		"kind: Deployment\nspec:\n  template:\n    spec:\n      initContainers: [{name: i, image: quay.io/i}]\n",
+		"kind: Runner\nspec:\n  containers: [{image: gcr.io/a}]\n  worker: {spec: {containers: [{image: gcr.io/b}]}}\n",
+		"kind: TriggerTemplate\nspec:\n  resourcetemplates:\n  - {apiVersion: tekton.dev/v1, kind: TaskRun, spec: {taskSpec: {steps: [{image: quay.io/s}]}}}\n",
+		// Fields of custom resources.
+		"apiVersion: tekton.dev/v1\nkind: Task\nspec:\n  stepTemplate: {image: gcr.io/t}\n  steps: [{image: quay.io/s, ref: {params: [{name: bundle, value: gcr.io/b}]}}]\n",
+		"apiVersion: argoproj.io/v1alpha1\nkind: Workflow\nspec:\n  templates:\n  - container: {image: quay.io/c}\n    steps: [[{inline: {script: {image: &s gcr.io/s}}}]]\n    initContainers: [{image: *s}]\n",
+		"apiVersion: cdi.kubevirt.io/v1beta1\nkind: DataVolume\nspec: {source: {registry: {url: 'docker://quay.io/d'}}}\n",
+		"apiVersion: kubevirt.io/v1\nkind: VirtualMachine\nspec:\n  dataVolumeTemplates: [{spec: {source: {registry: {url: &u docker://quay.io/d}}}}]\n  template: {spec: {volumes: [{containerDisk: {image: *u}}]}}\n",
+		"apiVersion: serving.kserve.io/v1beta1\nkind: InferenceService\nspec:\n  predictor: {model: {storageUri: 'oci://quay.io/m'}, sklearn: {image: gcr.io/s}}\n",
+		// Images kept as written.
+		"kind: Pod\nspec:\n  containers:\n  - {image: &n quay.io/a, imagePullPolicy: Never}\n  - {image: *n}\n  volumes: [{image: {reference: gcr.io/v, pullPolicy: Never}}]\n",
 	} {
 		f.Add([]byte(s))
 	}

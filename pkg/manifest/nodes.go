@@ -20,6 +20,9 @@ import (
 // tree; no real manifest comes near the bound.
 const maxAliasSteps = 1 << 20
 
+// maxAliasDepth bounds the nesting that the walk follows through aliases.
+const maxAliasDepth = 1000
+
 // errAliasBomb is returned for a document whose aliases expand beyond
 // maxAliasSteps.
 var errAliasBomb = fmt.Errorf("its YAML aliases expand to more than %d nodes", maxAliasSteps)

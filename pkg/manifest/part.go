@@ -10,6 +10,7 @@ import (
 	"sigs.k8s.io/kustomize/kyaml/yaml"
 
 	"kmirror.dev/kmirror/pkg/jsonnode"
+	"kmirror.dev/kmirror/pkg/mirror"
 )
 
 // Part is a run of a stream as the splitter cut it, holding one document
@@ -60,17 +61,24 @@ func (p *Part) WriteTo(w io.Writer) (int64, error) {
 	return n + int64(k), err
 }
 
+// decider decides the images of documents: the walk finds them, decide
+// (the engine's Decide, or a memo of it) decides each.
+type decider struct {
+	decide func(string) mirror.Decision
+	walk   *Walk
+}
+
 // decidePart parses the run c of the stream file and decides its images.
 // Document numbers in it count from 1; the caller adds the documents of the
 // runs before. In a list, c holds entries of a block sequence, each an
 // object of its own.
-func decidePart(file string, c chunk, list bool, eng decider) (*Part, error) {
+func decidePart(file string, c chunk, list bool, dc decider) (*Part, error) {
 	p := &Part{Data: c.data, Offset: c.offset, Line: c.line, list: list}
 	if !utf8.Valid(c.data) {
 		return nil, p.invalidUTF8(file)
 	}
 	if at, ok := jsonStart(c.data); ok && !list {
-		err := p.decideJSON(file, at, eng)
+		err := p.decideJSON(file, at, dc)
 		if err == nil {
 			return p, nil
 		}
@@ -81,7 +89,7 @@ func decidePart(file string, c chunk, list bool, eng decider) (*Part, error) {
 		// Not JSON after all, but it may be YAML in flow style; if it is
 		// neither, say why it is not JSON when it looked like JSON.
 		p.Documents, p.Changed, p.Images, p.Warnings, p.Edits = 0, 0, nil, nil, nil
-		if yerr := p.decideYAML(file, eng); yerr == nil {
+		if yerr := p.decideYAML(file, dc); yerr == nil {
 			return p, nil
 		} else if !looksLikeJSON(c.data[at:]) {
 			return nil, yerr
@@ -89,7 +97,7 @@ func decidePart(file string, c chunk, list bool, eng decider) (*Part, error) {
 		line := c.line + countBreaks(c.data[:at]) + se.Line - 1
 		return nil, &SyntaxError{File: file, Document: 1, Line: line, Err: fmt.Errorf("not valid JSON: %s", se.Msg)}
 	}
-	if err := p.decideYAML(file, eng); err != nil {
+	if err := p.decideYAML(file, dc); err != nil {
 		return nil, err
 	}
 	return p, nil
@@ -128,7 +136,7 @@ func looksLikeJSON(b []byte) bool {
 	return len(b) == 0 || b[0] == '"' || b[0] == '}' || b[0] == ']'
 }
 
-func (p *Part) decideJSON(file string, at int, eng decider) error {
+func (p *Part) decideJSON(file string, at int, dc decider) error {
 	base := p.Line + countBreaks(p.Data[:at])
 	loc := newLocator(p.Data[at:], true)
 	loc.base = at
@@ -136,11 +144,11 @@ func (p *Part) decideJSON(file string, at int, eng decider) error {
 		if root.Kind == yaml.ScalarNode && root.Tag == "!!null" {
 			return nil
 		}
-		return p.decideDocument(file, root, base, loc, eng)
+		return p.decideDocument(file, root, base, loc, dc)
 	})
 }
 
-func (p *Part) decideYAML(file string, eng decider) error {
+func (p *Part) decideYAML(file string, dc decider) error {
 	dec := yaml.NewDecoder(bytes.NewReader(p.Data))
 	loc := newLocator(p.Data, false)
 	for {
@@ -158,7 +166,7 @@ func (p *Part) decideYAML(file string, eng decider) error {
 			roots = roots[0].Content
 		}
 		for _, root := range roots {
-			if err := p.decideDocument(file, root, p.Line, loc, eng); err != nil {
+			if err := p.decideDocument(file, root, p.Line, loc, dc); err != nil {
 				return err
 			}
 		}
@@ -167,13 +175,13 @@ func (p *Part) decideYAML(file string, eng decider) error {
 
 // decideDocument decides the images of the document root, whose line 1 is
 // line base of the stream, and records the edits, located by loc.
-func (p *Part) decideDocument(file string, root *yaml.Node, base int, loc *locator, eng decider) error {
+func (p *Part) decideDocument(file string, root *yaml.Node, base int, loc *locator, dc decider) error {
 	p.Documents++
 	// fail refuses the document, at a line counted in it.
 	fail := func(line int, err error) error {
 		return &SyntaxError{File: file, Document: p.Documents, Line: base + line - 1, Err: err}
 	}
-	fields, err := Images(root)
+	fields, err := dc.walk.Images(root)
 	var dup *DuplicateKeyError
 	if errors.As(err, &dup) {
 		line := dup.Second
@@ -182,7 +190,7 @@ func (p *Part) decideDocument(file string, root *yaml.Node, base int, loc *locat
 	} else if err != nil {
 		return fail(root.Line, err)
 	}
-	decisions, err := decideFields(root, fields, eng)
+	decisions, err := decideFields(root, fields, dc.decide)
 	if err != nil {
 		return fail(root.Line, err)
 	}
@@ -194,7 +202,7 @@ func (p *Part) decideDocument(file string, root *yaml.Node, base int, loc *locat
 		if n := d.Target; n != nil && !edited[n] {
 			if why, ok := left[n]; ok {
 				d.leave(why)
-			} else if e, err := loc.locate(n, d.Decision.Result); errors.As(err, new(cannotEdit)) {
+			} else if e, err := loc.locate(n, d.Text(d.Decision.Result)); errors.As(err, new(cannotEdit)) {
 				left[n] = err.Error()
 				d.leave(left[n])
 			} else if err != nil {

@@ -17,8 +17,10 @@ type Summary struct {
 	// image rewritten.
 	Documents, Changed int
 	// Images counts the image fields; Rewrites those rewritten; Left those
-	// the rules would rewrite but that are left as written.
-	Images, Rewrites, Left int
+	// the rules would rewrite but that are left as written, for want of a
+	// safe edit; Kept those the rules would rewrite but that must stay as
+	// written (mirror.Kept).
+	Images, Rewrites, Left, Kept int
 	// Warnings counts the problems that left images as they were.
 	Warnings int
 }
@@ -35,6 +37,8 @@ func (s *Summary) Add(p *Part) {
 			s.Left++
 		case img.Decision.Changed():
 			s.Rewrites++
+		case img.Decision.Action == mirror.Kept:
+			s.Kept++
 		}
 	}
 }
@@ -46,6 +50,7 @@ func (s *Summary) Sum(o Summary) {
 	s.Images += o.Images
 	s.Rewrites += o.Rewrites
 	s.Left += o.Left
+	s.Kept += o.Kept
 	s.Warnings += o.Warnings
 }
 
@@ -95,6 +100,7 @@ func ScanList(file string, items func(yield func(Chunk) error) error, eng *mirro
 // scan decides the chunks that split yields, in list mode or not.
 func scan(file string, split func(func(chunk) error) error, list bool, eng *mirror.Engine, fn func(*Part) error) (Summary, error) {
 	var sum Summary
+	walk := WalkOf(eng)
 	workers := runtime.GOMAXPROCS(0)
 	// order holds the batches in stream order; its capacity bounds the
 	// batches in flight.
@@ -104,9 +110,9 @@ func scan(file string, split func(func(chunk) error) error, list bool, eng *mirr
 	var wg sync.WaitGroup
 	for range workers {
 		wg.Go(func() {
-			memo := newMemo(eng)
+			dc := decider{newMemo(eng).Decide, walk}
 			for b := range work {
-				b.decide(file, list, memo)
+				b.decide(file, list, dc)
 			}
 		})
 	}
@@ -134,10 +140,10 @@ type batch struct {
 	done   chan struct{}
 }
 
-func (b *batch) decide(file string, list bool, eng decider) {
+func (b *batch) decide(file string, list bool, dc decider) {
 	defer close(b.done)
 	for _, c := range b.chunks {
-		p, err := decidePart(file, c, list, eng)
+		p, err := decidePart(file, c, list, dc)
 		if err != nil {
 			b.err = err
 			return

@@ -2,6 +2,7 @@ package manifest
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -89,6 +90,10 @@ func TestRewriteRefuses(t *testing.T) {
 				"g: &g [*f, *f, *f, *f, *f, *f, *f, *f, *f, *f]\nkind: Pod\nspec: {containers: [{image: nginx}], x: *g}\n", 1, 1, "aliases expand"},
 		{"an alias inside its own anchor",
 			"kind: Pod\nspec: &s {containers: [{image: nginx}], again: *s}\n", 1, 1, "aliases expand"},
+		{"aliases of long lists of scalars",
+			"a: &a [" + strings.Repeat("x, ", 5000) + "x]\nb: &b [" + strings.Repeat("*a, ", 500) + "*a]\nkind: Pod\nspec: {containers: [{image: nginx}], x: *b}\n", 1, 1, "aliases expand"},
+		{"aliases of wide mappings",
+			"a: &a {" + wideMapping(5000) + "}\nb: &b [" + strings.Repeat("*a, ", 500) + "*a]\nkind: Pod\nspec: {containers: [{image: nginx}], x: *b}\n", 1, 1, "aliases expand"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -102,6 +107,15 @@ func TestRewriteRefuses(t *testing.T) {
 			}
 		})
 	}
+}
+
+// wideMapping returns the pairs of a flow mapping with n keys.
+func wideMapping(n int) string {
+	var b strings.Builder
+	for i := range n {
+		fmt.Fprintf(&b, "k%d: v, ", i)
+	}
+	return strings.TrimSuffix(b.String(), ", ")
 }
 
 func TestRewriteRefusesOtherEncodings(t *testing.T) {
@@ -185,6 +199,18 @@ func TestRewriteAnchors(t *testing.T) {
 			"kind: Pod\nspec:\n  containers:\n  - image: &i quay.io/a/b\n    args: [*i]\n",
 			"kind: Pod\nspec:\n  containers:\n  - image: &i quay.io/a/b\n    args: [*i]\n",
 			[]string{"spec.containers[0].image"}},
+		{"an anchored image of a container whose pull policy is Never",
+			"kind: Pod\nspec:\n  containers:\n  - {name: a, image: &i quay.io/a/b, imagePullPolicy: Never}\n  - {name: b, image: *i}\n",
+			"kind: Pod\nspec:\n  containers:\n  - {name: a, image: &i quay.io/a/b, imagePullPolicy: Never}\n  - {name: b, image: *i}\n",
+			[]string{"spec.containers[1].image"}},
+		{"an anchored image of two containers whose pull policy is Never",
+			"kind: Pod\nspec:\n  containers:\n  - &c {name: a, image: quay.io/a/b, imagePullPolicy: Never}\n  - <<: *c\n    name: b\n",
+			"kind: Pod\nspec:\n  containers:\n  - &c {name: a, image: quay.io/a/b, imagePullPolicy: Never}\n  - <<: *c\n    name: b\n",
+			nil},
+		{"an anchored registry URL and an image",
+			"kind: X\nx: &u docker://quay.io/a/b\n---\napiVersion: cdi.kubevirt.io/v1beta1\nkind: DataVolume\nspec:\n  source:\n    registry: {url: &v docker://quay.io/a/b}\n  containers: [{image: *v}]\n",
+			"kind: X\nx: &u docker://quay.io/a/b\n---\napiVersion: cdi.kubevirt.io/v1beta1\nkind: DataVolume\nspec:\n  source:\n    registry: {url: &v docker://quay.io/a/b}\n  containers: [{image: *v}]\n",
+			[]string{"spec.source.registry.url"}},
 		{"a block scalar",
 			"kind: Pod\nspec:\n  containers:\n  - image: >-\n      quay.io/a/b\n",
 			"kind: Pod\nspec:\n  containers:\n  - image: >-\n      quay.io/a/b\n",
@@ -259,5 +285,46 @@ func TestLocateGuard(t *testing.T) {
 		if err == nil || errors.As(err, new(cannotEdit)) || !strings.Contains(err.Error(), "not where the parser put it") {
 			t.Errorf("locate(%+v) = %v, want the guard's refusal", n, err)
 		}
+	}
+}
+
+// TestRewritePullNever covers images whose pull policy is Never: a rule
+// that would mirror one does not, and says why, without a warning; an
+// escaped one still loses the escape prefix, which is no part of its name.
+func TestRewritePullNever(t *testing.T) {
+	in := `kind: Pod
+spec:
+  containers:
+  - name: a
+    image: quay.io/a/b:1
+    imagePullPolicy: Never
+  - name: b
+    image: direct.to/quay.io/a/b:1
+    imagePullPolicy: Never
+  - name: c
+    image: quay.io/a/b:1
+`
+	want := strings.Replace(strings.Replace(in, "direct.to/", "", 1), "  - name: c\n    image: quay.io/", "  - name: c\n    image: "+ecr+"/quay/", 1)
+	res, err := Rewrite("in.yaml", []byte(in), engine(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(want, string(res.Output)); diff != "" {
+		t.Errorf("output (-want +got):\n%s", diff)
+	}
+	var got []string
+	for _, img := range res.Images {
+		got = append(got, string(img.Decision.Action)+" "+img.Pulled())
+	}
+	if diff := cmp.Diff([]string{"kept quay.io/a/b:1", "escaped quay.io/a/b:1", "mirrored " + ecr + "/quay/a/b:1"}, got); diff != "" {
+		t.Errorf("decisions (-want +got):\n%s", diff)
+	}
+	kept := res.Images[0]
+	var never *PullNeverError
+	if !errors.As(kept.Decision.Err, &never) || never.Policy != "imagePullPolicy" || kept.Decision.Rule == nil || kept.Rewritten() || kept.Left != "" {
+		t.Errorf("kept image %+v", kept)
+	}
+	if res.Kept != 1 || res.Rewrites != 2 || res.Left != 0 || res.Summary.Warnings != 0 {
+		t.Errorf("summary %+v, want 1 kept, 2 rewrites, none left, no warnings", res.Summary)
 	}
 }

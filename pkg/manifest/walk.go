@@ -7,6 +7,8 @@ import (
 	"strings"
 
 	"sigs.k8s.io/kustomize/kyaml/yaml"
+
+	"kmirror.dev/kmirror/pkg/mirror"
 )
 
 // Object identifies the Kubernetes object an image field belongs to.
@@ -82,8 +84,10 @@ type Field struct {
 	// Path leads from the document root to the image, in the document as
 	// decoded, with aliases and merge keys expanded.
 	Path Path
-	// List is "containers", "initContainers", "ephemeralContainers" or
-	// "volumes"; Name is the container's or volume's name in it.
+	// List is the list of the entry that holds the image, and Name that
+	// entry's name: "containers" and "app" for a container, "volumes" for
+	// an image volume, "steps" for a Tekton step. Both are "" for a field
+	// outside any list, such as a Tekton stepTemplate.image.
 	List, Name string
 	// Node is the image's value as parsed: a scalar, or for a field whose
 	// value is not a string, whatever it is. An alias is resolved: Node is
@@ -99,18 +103,59 @@ type Field struct {
 	// NotString says why Node is not an image, or is nil: the value is a
 	// number, a boolean, a mapping or a list.
 	NotString error
+	// Prefix is written before the image in the value, and stays:
+	// "docker://" in a CDI registry URL, "oci://" in a KServe storage URI.
+	Prefix string
+	// Keep says why the image must stay as written whatever the rules
+	// say, or is nil: a *PullNeverError.
+	Keep error
 }
 
-// Value returns the image as written, for a field whose value is a string.
+// Value returns the image as written, after Prefix, for a field whose
+// value is a string.
 func (f Field) Value() string {
 	if f.NotString != nil {
 		return ""
 	}
-	return f.Node.Value
+	return f.Node.Value[len(f.Prefix):]
 }
 
-// containerLists are the lists of a pod spec whose entries have an image.
-var containerLists = []string{"containers", "initContainers", "ephemeralContainers"}
+// Text returns the value of the field once its image is img.
+func (f Field) Text(img string) string { return f.Prefix + img }
+
+// PullNeverError is the Keep of a field whose pull policy is Never. The
+// kubelet then runs the image only if the node already holds it under the
+// name written; a mirrored name would fail with ErrImageNeverPull. So the
+// image is never rewritten, and never copied to the mirror.
+type PullNeverError struct {
+	// Policy is the key of the pull policy: "imagePullPolicy",
+	// "pullPolicy" for an image volume, "packagePullPolicy" for a
+	// Crossplane package.
+	Policy string
+}
+
+func (e *PullNeverError) Error() string {
+	return e.Policy + " is Never: the node must already hold the image under this name, so it is not mirrored"
+}
+
+// Short says the same in a few words, for a table.
+func (e *PullNeverError) Short() string { return e.Policy + ": Never" }
+
+// Decide returns the decision on f's image by decide, which is
+// Engine.Decide or remembers its answers. A value that is not a string is
+// Invalid; an image that must stay as written is Kept where a rule would
+// mirror it. Every mode decides a field through Decide.
+func (f Field) Decide(decide func(string) mirror.Decision) mirror.Decision {
+	if f.NotString != nil {
+		text := imageText(f.Node)
+		return mirror.Decision{Image: text, Result: text, Action: mirror.Invalid, Err: f.NotString}
+	}
+	d := decide(f.Value())
+	if f.Keep != nil && d.Action == mirror.Mirrored {
+		d.Result, d.Action, d.Err = d.Image, mirror.Kept, f.Keep
+	}
+	return d
+}
 
 // skipKinds only mention images, in schemas or opaque data.
 var skipKinds = map[string]bool{
@@ -119,12 +164,20 @@ var skipKinds = map[string]bool{
 	"Secret":                   true,
 }
 
-// Images returns the image fields of the object n, in the order they are
-// written. It fails on a mapping on the way to an image that holds a key
-// twice (*DuplicateKeyError), and on aliases that expand without end.
+// Images returns the image fields of the object n that the built-in walk
+// finds, in the order they are written. See [Walk.Images].
 func Images(n *yaml.Node) ([]Field, error) {
-	w := &walker{}
-	w.object(n, nil, way{})
+	return builtinWalk.Images(n)
+}
+
+// Images returns the image fields of the object n, in the order they are
+// written: those of every pod spec in it, the built-in fields of its kind,
+// and the fields the rules declare for its kind. It fails on a mapping on
+// the way to an image that holds a key twice (*DuplicateKeyError), and on
+// aliases that expand without end.
+func (wk *Walk) Images(n *yaml.Node) ([]Field, error) {
+	w := &walker{walk: wk}
+	w.object(n, nil, way{}, nil)
 	if w.err != nil {
 		return nil, w.err
 	}
@@ -136,10 +189,16 @@ func Images(n *yaml.Node) ([]Field, error) {
 
 // walker finds the image fields of a document. It keeps the first error.
 type walker struct {
+	walk   *Walk
 	fields []Field
 	err    error
-	// aliasSteps counts the nodes visited through aliases.
-	aliasSteps int
+	// aliasSteps counts the nodes visited through aliases; depth is how
+	// deeply the walk is nested.
+	aliasSteps, depth int
+	// seen holds the paths of the fields found, once fields of a kind
+	// are looked for: they may name a field that the search of pod specs
+	// finds too.
+	seen map[string]bool
 }
 
 // way says how the walk reached a node.
@@ -161,12 +220,30 @@ func (w *walker) at(n *yaml.Node, on way) (*yaml.Node, way) {
 		on.shared = true
 	}
 	if on.shared {
-		if w.aliasSteps++; w.aliasSteps > maxAliasSteps && w.err == nil {
-			w.err = errAliasBomb
-		}
+		w.step(1)
 	}
 	return n, on
 }
+
+// step counts n nodes visited through aliases.
+func (w *walker) step(n int) {
+	if w.aliasSteps += n; w.aliasSteps > maxAliasSteps && w.err == nil {
+		w.err = errAliasBomb
+	}
+}
+
+// enter counts a level of nesting, until leave. An alias inside its own
+// anchor nests without end, one level per few steps, which the step budget
+// stops too late for the paths of every level to fit in memory: enter
+// stops the walk at maxAliasDepth levels reached through an alias. A
+// document without aliases is as deep as its parser allows.
+func (w *walker) enter(on way) {
+	if w.depth++; w.depth > maxAliasDepth && on.shared && w.err == nil {
+		w.err = errAliasBomb
+	}
+}
+
+func (w *walker) leave() { w.depth-- }
 
 // through returns the way to the value of pair p of a mapping reached by
 // on.
@@ -186,7 +263,11 @@ func (w *walker) pairs(n *yaml.Node) []pair {
 	return ps
 }
 
-func (w *walker) object(n *yaml.Node, path Path, on way) {
+// object walks the object n: the items of a List, or the fields of its
+// kind and its pod specs. outer is the object that embeds n, as a
+// Tekton TriggerTemplate embeds TaskRuns, or nil for a document's root;
+// fields are reported as the outer object's.
+func (w *walker) object(n *yaml.Node, path Path, on way, outer *Object) {
 	if n, on = w.at(n, on); n.Kind != yaml.MappingNode || w.err != nil {
 		return
 	}
@@ -194,118 +275,69 @@ func (w *walker) object(n *yaml.Node, path Path, on way) {
 	kind := scalar(lookup(n, "kind"))
 	if items := deref(lookup(n, "items")); strings.HasSuffix(kind, "List") && items != nil && items.Kind == yaml.SequenceNode {
 		for i, item := range items.Content {
-			w.object(item, path.with("items").at(i), on)
+			w.object(item, path.with("items").at(i), on, outer)
 		}
 		return
 	}
 	if skipKinds[kind] {
 		return
 	}
-	meta := lookup(n, "metadata")
-	obj := Object{Kind: kind, Namespace: scalar(lookup(meta, "namespace")), Name: scalar(lookup(meta, "name"))}
-	w.search(ps, path, obj, on)
-}
-
-// search looks for pod specs below the mapping of pairs ps, outside
-// metadata.
-func (w *walker) search(ps []pair, path Path, obj Object, on way) {
-	for _, p := range ps {
-		if p.key.Value != "metadata" {
-			w.searchNode(p.value, path.with(p.key.Value), obj, through(p, on))
+	obj := outer
+	if obj == nil {
+		meta := lookup(n, "metadata")
+		obj = &Object{Kind: kind, Namespace: scalar(lookup(meta, "namespace")), Name: scalar(lookup(meta, "name"))}
+	}
+	if specs := w.walk.specsFor(scalar(lookup(n, "apiVersion")), kind); len(specs) > 0 {
+		if w.seen == nil {
+			w.seen = map[string]bool{}
+		}
+		for _, s := range specs {
+			w.follow(n, path, s.path, s, Field{Object: *obj, Prefix: s.prefix}, on)
 		}
 	}
-}
-
-func (w *walker) searchNode(n *yaml.Node, path Path, obj Object, on way) {
-	if n, on = w.at(n, on); w.err != nil {
-		return
-	}
-	switch n.Kind {
-	case yaml.MappingNode:
-		ps := w.pairs(n)
-		if isPodSpec(n) {
-			w.podSpec(ps, path, obj, on)
-			return
-		}
-		w.search(ps, path, obj, on)
-	case yaml.SequenceNode:
-		for i, item := range n.Content {
-			w.searchNode(item, path.at(i), obj, on)
-		}
-	}
-}
-
-// isPodSpec tells a pod spec from, say, a schema that describes one: its
-// containers are a list of mappings.
-func isPodSpec(n *yaml.Node) bool {
-	c := deref(lookup(n, "containers"))
-	if c == nil || c.Kind != yaml.SequenceNode {
-		return false
-	}
-	for _, item := range c.Content {
-		if deref(item).Kind != yaml.MappingNode {
-			return false
-		}
-	}
-	return true
-}
-
-func (w *walker) podSpec(spec []pair, path Path, obj Object, on way) {
-	for _, list := range containerLists {
-		w.eachEntry(spec, path, list, on, func(entry []pair, p Path, on way) {
-			w.image(entry, "image", p, Field{Object: obj, List: list, Name: scalar(value(entry, "name"))}, on)
-		})
-	}
-	w.eachEntry(spec, path, "volumes", on, func(entry []pair, p Path, on way) {
-		for _, e := range entry {
-			if e.key.Value != "image" || isNull(e.value) {
-				continue
-			}
-			if ref, on := w.at(e.value, through(e, on)); ref.Kind == yaml.MappingNode {
-				w.image(w.pairs(ref), "reference", p.with("image"), Field{Object: obj, List: "volumes", Name: scalar(value(entry, "name"))}, on)
-			}
-		}
-	})
-}
-
-// eachEntry calls fn with the pairs of each mapping in the list that is
-// the value of key in spec.
-func (w *walker) eachEntry(spec []pair, path Path, key string, on way, fn func([]pair, Path, way)) {
-	for _, p := range spec {
-		if p.key.Value != key {
-			continue
-		}
-		list, on := w.at(p.value, through(p, on))
-		if list.Kind != yaml.SequenceNode {
-			return
-		}
-		for i, entry := range list.Content {
-			if entry, on := w.at(entry, on); entry.Kind == yaml.MappingNode {
-				fn(w.pairs(entry), path.with(key).at(i), on)
-			}
-		}
-	}
+	w.search(ps, path, *obj, on)
 }
 
 // image adds the field key of a mapping of pairs ps, whose path is p,
-// unless it is absent, null or empty.
-func (w *walker) image(ps []pair, key string, p Path, f Field, on way) {
+// unless it is absent, null or empty. policy is the key of the image's
+// pull policy in the same mapping.
+func (w *walker) image(ps []pair, key, policy string, p Path, f Field, on way) {
 	for _, e := range ps {
 		if e.key.Value != key || isNull(e.value) {
 			continue
 		}
-		on = through(e, on)
-		if f.Node, on = w.at(e.value, on); f.Node.Kind == yaml.ScalarNode && f.Node.Value == "" {
+		if scalar(value(ps, policy)) == "Never" {
+			f.Keep = &PullNeverError{Policy: policy}
+		}
+		w.add(e.value, p.with(key), f, through(e, on))
+	}
+}
+
+// add adds the field at path whose value is n, reached by on, unless the
+// value is empty or, for a field with a Prefix, does not start with it.
+func (w *walker) add(n *yaml.Node, path Path, f Field, on way) {
+	if f.Node, on = w.at(n, on); isNull(f.Node) || f.Node.Kind == yaml.ScalarNode && f.Node.Value == "" {
+		return
+	}
+	if f.Prefix != "" {
+		if notString(f.Node) != nil || len(f.Node.Value) == len(f.Prefix) || !strings.HasPrefix(f.Node.Value, f.Prefix) {
 			return
 		}
-		f.Shared, f.Site = on.shared, on.site
-		if f.Site == nil {
-			f.Site = f.Node
-		}
-		f.Path = p.with(key)
-		f.NotString = notString(f.Node)
-		w.fields = append(w.fields, f)
 	}
+	f.Path = path
+	if w.seen != nil {
+		key := path.String()
+		if w.seen[key] {
+			return
+		}
+		w.seen[key] = true
+	}
+	f.Shared, f.Site = on.shared, on.site
+	if f.Site == nil {
+		f.Site = f.Node
+	}
+	f.NotString = notString(f.Node)
+	w.fields = append(w.fields, f)
 }
 
 // value returns the value of key among the pairs ps, or nil.

@@ -1,6 +1,7 @@
 package mirror
 
 import (
+	"slices"
 	"strings"
 
 	"kmirror.dev/kmirror/pkg/image"
@@ -16,6 +17,11 @@ const (
 	AlreadyMirrored Action = "already mirrored"
 	NoRule          Action = "no rule"
 	Invalid         Action = "invalid"
+	// Kept is never the engine's answer. The walk of a manifest gives it
+	// to an image that a rule mirrors but that must stay as written, for
+	// the reason in Err: its imagePullPolicy is Never, say. Rule is the
+	// rule that would have mirrored it.
+	Kept Action = "kept"
 )
 
 // Decision is the engine's answer for one image.
@@ -27,7 +33,8 @@ type Decision struct {
 	Action Action
 	// Rule is the rule that decided a Mirrored or AlreadyMirrored image.
 	Rule *Rule
-	// Err says why an Invalid image is invalid.
+	// Err says why an Invalid image is invalid, or why a Kept image is
+	// kept.
 	Err error
 }
 
@@ -43,7 +50,7 @@ type Engine struct {
 }
 
 // New validates rules and returns an engine for them. Errors about a single
-// rule are *RuleError.
+// rule are *RuleError; about an image field, *FieldError.
 func New(rules Rules) (*Engine, error) {
 	if err := CheckEscapePrefix(rules.EscapePrefix); err != nil {
 		return nil, err
@@ -52,17 +59,22 @@ func New(rules Rules) (*Engine, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := checkImageFields(rules.ImageFields); err != nil {
+		return nil, err
+	}
 	rules.Mirrors = make([]Rule, len(mirrors))
 	for i, m := range mirrors {
 		rules.Mirrors[i] = m.Rule
 	}
+	rules.ImageFields = slices.Clone(rules.ImageFields)
 	return &Engine{rules: rules, mirrors: mirrors}, nil
 }
 
 // Rules returns the engine's rules, with prefixes as normalised by New.
 func (e *Engine) Rules() Rules {
 	r := e.rules
-	r.Mirrors = append([]Rule(nil), r.Mirrors...)
+	r.Mirrors = slices.Clone(r.Mirrors)
+	r.ImageFields = slices.Clone(r.ImageFields)
 	return r
 }
 

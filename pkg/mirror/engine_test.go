@@ -7,6 +7,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"kmirror.dev/kmirror/pkg/fieldpath"
 	"kmirror.dev/kmirror/pkg/image"
 	"kmirror.dev/kmirror/pkg/mirror"
 	"kmirror.dev/kmirror/rules"
@@ -163,6 +164,24 @@ func TestNewRejects(t *testing.T) {
 				t.Errorf("error points at mirrors[%d].%s, want mirrors[%d].%s", re.Index, re.Field, tc.index, tc.field)
 			}
 		})
+	}
+}
+
+func TestNewRejectsImageFields(t *testing.T) {
+	fields := []mirror.ImageField{{Kind: "Stage", Path: "spec.image"}, {Path: "spec..image"}}
+	_, err := mirror.New(mirror.Rules{ImageFields: fields})
+	var fe *mirror.FieldError
+	if !errors.As(err, &fe) || fe.Index != 1 || !errors.Is(err, fieldpath.ErrSyntax) {
+		t.Fatalf("New = %v, want a *FieldError for imageFields[1]", err)
+	}
+	eng, err := mirror.New(mirror.Rules{ImageFields: fields[:1]})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := eng.Rules().ImageFields
+	got[0].Kind = "changed"
+	if diff := cmp.Diff(fields[:1], eng.Rules().ImageFields); diff != "" {
+		t.Errorf("Rules().ImageFields (-want +got):\n%s", diff)
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 
+	"kmirror.dev/kmirror/pkg/fieldpath"
 	"kmirror.dev/kmirror/pkg/image"
 )
 
@@ -19,6 +20,23 @@ type Rules struct {
 	EscapePrefix string
 	// Mirrors maps source prefixes to mirror prefixes.
 	Mirrors []Rule
+	// ImageFields are fields of custom resources that hold images, which
+	// the walk of manifests reads besides its built-in ones. The engine
+	// only carries them, so that every mode that has the engine has them
+	// too; package manifest reads them.
+	ImageFields []ImageField
+}
+
+// ImageField names a field that holds an image, in the objects of a kind.
+type ImageField struct {
+	// Group is the API group of the objects (the apiVersion before "/");
+	// "" matches every group.
+	Group string `json:"group,omitempty"`
+	// Kind is the kind of the objects; "" matches every kind.
+	Kind string `json:"kind,omitempty"`
+	// Path leads from the root of an object to the image, in the grammar
+	// of package fieldpath: "spec.stages[].runner.image".
+	Path string `json:"path"`
 }
 
 // Rule maps one source prefix to a mirror prefix.
@@ -55,6 +73,29 @@ func (e *RuleError) Error() string {
 
 // Unwrap lets errors.Is find both ErrRule and the cause.
 func (e *RuleError) Unwrap() []error { return []error{ErrRule, e.Err} }
+
+// FieldError says which of Rules.ImageFields is wrong.
+type FieldError struct {
+	Index int
+	Err   error
+}
+
+func (e *FieldError) Error() string {
+	return fmt.Sprintf("imageFields[%d].path: %v", e.Index, e.Err)
+}
+
+// Unwrap returns the cause, a *fieldpath.SyntaxError.
+func (e *FieldError) Unwrap() error { return e.Err }
+
+// checkImageFields checks that the path of each field could match.
+func checkImageFields(fields []ImageField) error {
+	for i, f := range fields {
+		if _, err := fieldpath.Parse(f.Path); err != nil {
+			return &FieldError{Index: i, Err: err}
+		}
+	}
+	return nil
+}
 
 // compiled is a Rule with its prefixes parsed.
 type compiled struct {
