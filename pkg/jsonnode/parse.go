@@ -19,10 +19,25 @@ func Parse(data []byte) (*yaml.Node, error) {
 // at thousands of requests a second on a small heap, it would run hundreds
 // of times a second. The zero Arena is ready to use.
 type Arena struct {
+	// MaxNodes, when positive, bounds the nodes of a parse: a document
+	// with more fails with ErrTooManyNodes, having made no more than
+	// MaxNodes. A server sets it, as a JSON value costs a node of some
+	// 150 bytes however short the value is.
+	MaxNodes int
+	// MaxDepth, when positive, bounds the nesting of objects and arrays:
+	// a deeper document fails with ErrTooDeep.
+	MaxDepth int
+
 	nodes []yaml.Node
 	refs  []*yaml.Node
 	stack []*yaml.Node
 }
+
+// The errors of a parse that goes over an Arena's limits.
+var (
+	ErrTooManyNodes = errors.New("too many JSON values")
+	ErrTooDeep      = errors.New("nested too deeply")
+)
 
 var arenas = sync.Pool{New: func() any { return new(Arena) }}
 
@@ -44,8 +59,14 @@ func (a *Arena) Release() {
 // Parse parses data with nodes from a. The trees a made before are
 // overwritten.
 func (a *Arena) Parse(data []byte) (*yaml.Node, error) {
-	p := &jsonParser{data: string(data), line: 1}
+	p := &jsonParser{data: string(data), line: 1, maxNodes: a.MaxNodes, maxDepth: maxDepth}
+	if a.MaxDepth > 0 {
+		p.maxDepth = min(a.MaxDepth, maxDepth)
+	}
 	est := estimateNodes(p.data)
+	if a.MaxNodes > 0 {
+		est = min(est, a.MaxNodes)
+	}
 	if cap(a.nodes) < est {
 		a.nodes, a.refs = make([]yaml.Node, est), make([]*yaml.Node, est)
 	}
@@ -76,6 +97,9 @@ type jsonParser struct {
 	// allocated in batches.
 	slab []yaml.Node
 	refs []*yaml.Node
+	// maxNodes, when positive, and maxDepth are the limits of the parse;
+	// made counts the nodes made.
+	maxNodes, maxDepth, made int
 }
 
 func (p *jsonParser) errorf(format string, args ...any) error {
@@ -143,10 +167,13 @@ func (p *jsonParser) scalarOrContainer(depth int) (*yaml.Node, error) {
 	if p.pos >= len(p.data) {
 		return nil, errEnd
 	}
+	if p.made++; p.maxNodes > 0 && p.made > p.maxNodes {
+		return nil, fmt.Errorf("offset %d: %w: more than %d", p.pos, ErrTooManyNodes, p.maxNodes)
+	}
 	switch c := p.data[p.pos]; {
 	case c == '{' || c == '[':
-		if depth >= maxDepth {
-			return nil, p.errorf("nested too deeply")
+		if depth >= p.maxDepth {
+			return nil, fmt.Errorf("offset %d: %w: more than %d levels", p.pos, ErrTooDeep, p.maxDepth)
 		}
 		return p.container(depth + 1)
 	case c == '"':
