@@ -255,16 +255,23 @@ func TestHandlerCountsRequests(t *testing.T) {
 	pod := podJSON(t, samplePod)
 	h.review(t, reviewBody(t, "admission.k8s.io/v1", "CREATE", pod, nil, nil))
 	h.review(t, reviewBody(t, "admission.k8s.io/v1", "UPDATE", pod, pod, nil))
+	h.review(t, reviewBody(t, "admission.k8s.io/v1", "CREATE", podJSON(t, `{kind: Pod, metadata: {name: dry}, spec: {containers: [{name: a, image: nginx}]}}`), nil, map[string]any{"dryRun": true}))
 	h.post(t, []byte("{"), "application/json")
+	h.post(t, []byte("["+strings.Repeat("0,", MaxValues)+"0]"), "application/json")
 	want := map[string]float64{
-		`kmirror_admission_requests_total{result="patched"}`:          1,
-		`kmirror_admission_requests_total{result="unchanged"}`:        1,
-		`kmirror_admission_requests_total{result="bad_request"}`:      1,
-		`kmirror_admission_requests_total{result="error"}`:            0,
-		`kmirror_admission_images_rewritten_total{action="mirrored"}`: 3,
-		`kmirror_admission_images_rewritten_total{action="escaped"}`:  1,
-		`kmirror_admission_request_duration_seconds_count`:            3,
-		`kmirror_tls_certificate_expiry_timestamp_seconds`:            0,
+		`kmirror_admission_requests_total{result="patched"}`:                          2,
+		`kmirror_admission_requests_total{result="unchanged"}`:                        1,
+		`kmirror_admission_requests_total{result="bad_request"}`:                      1,
+		`kmirror_admission_requests_total{result="over_budget"}`:                      1,
+		`kmirror_admission_requests_total{result="error"}`:                            0,
+		`kmirror_admission_images_rewritten_total{action="mirrored",dry_run="false"}`: 3,
+		`kmirror_admission_images_rewritten_total{action="escaped",dry_run="false"}`:  1,
+		`kmirror_admission_images_rewritten_total{action="mirrored",dry_run="true"}`:  1,
+		`kmirror_admission_images_rewritten_total{action="escaped",dry_run="true"}`:   0,
+		`kmirror_admission_request_duration_seconds_count`:                            5,
+		`kmirror_tls_certificate_expiry_timestamp_seconds`:                            0,
+		`kmirror_tls_certificate_reload_failures_total`:                               0,
+		`kmirror_tls_handshake_errors_total`:                                          0,
 	}
 	got := gather(t, h.Metrics)
 	for k := range got {
@@ -288,9 +295,13 @@ func gather(t *testing.T, m *Metrics) map[string]float64 {
 	out := map[string]float64{}
 	for _, f := range families {
 		for _, metric := range f.GetMetric() {
-			name := f.GetName()
+			var labels []string
 			for _, l := range metric.GetLabel() {
-				name += "{" + l.GetName() + `="` + l.GetValue() + `"}`
+				labels = append(labels, l.GetName()+`="`+l.GetValue()+`"`)
+			}
+			name := f.GetName()
+			if labels != nil {
+				name += "{" + strings.Join(labels, ",") + "}"
 			}
 			switch {
 			case metric.GetCounter() != nil:

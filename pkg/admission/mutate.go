@@ -39,7 +39,8 @@ type Mutation struct {
 	// Images lists every image field of the object, in document order.
 	Images []Image
 	// Warnings are for the user who sent the object: images that are not
-	// valid references.
+	// valid references. There are at most 11: ten, and one that counts
+	// the others; each is at most 512 bytes, the images in it cut short.
 	Warnings []string
 	ops      []patchOp
 }
@@ -75,7 +76,8 @@ type patchOp struct {
 var ErrObject = errors.New("reading the object")
 
 // Mutate decides every image of object, a JSON object, with eng. old is the
-// object before an UPDATE, or nil.
+// object before an UPDATE, or nil. It applies the webhook's limits: an
+// object over them is an error that wraps ErrTooLarge.
 func Mutate(eng *mirror.Engine, object, old []byte) (*Mutation, error) {
 	root, err := parseObject(object)
 	if err != nil {
@@ -87,23 +89,33 @@ func Mutate(eng *mirror.Engine, object, old []byte) (*Mutation, error) {
 			return nil, fmt.Errorf("%w: the old object: %w", ErrObject, err)
 		}
 	}
-	return mutate(eng.Decide, root, oldRoot), nil
+	c := newDecisions(eng)
+	return mutate(c.decide, c.escaping, root, oldRoot)
 }
 
 // mutate decides every image of the object root with decide, which is
 // Engine.Decide or remembers its answers; old is the object before an
-// UPDATE, or nil.
-func mutate(decide func(string) mirror.Decision, root, old *yaml.Node) *Mutation {
+// UPDATE, or nil. escaping says that the rules escape images: when they
+// do not, the escape annotation is neither read nor written.
+func mutate(decide func(string) mirror.Decision, escaping bool, root, old *yaml.Node) (*Mutation, error) {
 	var before map[containerKey]string
 	if old != nil {
-		before = map[containerKey]string{}
-		for _, f := range manifest.Images(old) {
+		fields, err := imageFields(old, "old object")
+		if err != nil {
+			return nil, err
+		}
+		before = make(map[containerKey]string, len(fields))
+		for _, f := range fields {
 			before[keyOf(f)] = value(f.Node)
 		}
 	}
-	fields := manifest.Images(root)
+	fields, err := imageFields(root, "object")
+	if err != nil {
+		return nil, err
+	}
 	m := &Mutation{Images: make([]Image, 0, len(fields))}
-	mem := newMemory(root)
+	mem := newMemory(root, escaping)
+	ptrs := newPointers(root)
 	for _, f := range fields {
 		img := value(f.Node)
 		d := mirror.Decision{Image: img, Result: img, Action: mirror.NoRule}
@@ -116,10 +128,10 @@ func mutate(decide func(string) mirror.Decision, root, old *yaml.Node) *Mutation
 			d = decide(img)
 		}
 		if d.Action == mirror.Invalid {
-			m.Warnings = append(m.Warnings, fmt.Sprintf("kmirror: %s: %v; left unchanged", f.Path, d.Err))
+			m.Warnings = append(m.Warnings, clipMessage(fmt.Sprintf("kmirror: %s: %v; left unchanged", f.Path, d.Err)))
 		}
 		if d.Changed() {
-			if at, err := pointer(root, f.Path); err != nil {
+			if at, err := ptrs.of(f); err != nil {
 				m.Warnings = append(m.Warnings, fmt.Sprintf("kmirror: %s: %v; left unchanged", f.Path, err))
 				d.Result = d.Image
 			} else {
@@ -129,17 +141,37 @@ func mutate(decide func(string) mirror.Decision, root, old *yaml.Node) *Mutation
 		mem.keep(f, d)
 		m.Images = append(m.Images, Image{Field: f, Decision: d, Kept: kept})
 	}
+	m.Warnings = append(m.Warnings, mem.warnings...)
 	ops, err := mem.ops()
 	if err != nil {
 		m.Warnings = append(m.Warnings, fmt.Sprintf("kmirror: cannot record the escaped images in %s: %v", EscapedAnnotation, err))
 	}
 	m.ops = append(m.ops, ops...)
-	return m
+	m.Warnings = listed(m.Warnings)
+	return m, nil
 }
 
-// parseObject parses a JSON object into the node tree the walk reads.
+// imageFields returns the image fields of the object n, what names, or an
+// error that wraps ErrTooLarge when there are too many or a path is too
+// long.
+func imageFields(n *yaml.Node, what string) ([]manifest.Field, error) {
+	if err := checkImages(n, what); err != nil {
+		return nil, err
+	}
+	fields := manifest.Images(n)
+	if err := checkPaths(fields, what); err != nil {
+		return nil, err
+	}
+	return fields, nil
+}
+
+// parseObject parses a JSON object into the node tree the walk reads,
+// within the limits of a review.
 func parseObject(data []byte) (*yaml.Node, error) {
-	n, err := jsonnode.Parse(data)
+	n, err := (&jsonnode.Arena{MaxNodes: MaxValues, MaxDepth: MaxDepth}).Parse(data)
+	if errors.Is(err, jsonnode.ErrTooManyNodes) || errors.Is(err, jsonnode.ErrTooDeep) {
+		return nil, fmt.Errorf("%w: %w", ErrTooLarge, err)
+	}
 	if err != nil {
 		return nil, err
 	}

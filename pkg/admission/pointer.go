@@ -22,6 +22,12 @@ var errRepeatedKey = errors.New("the object repeats a key on the path to this fi
 // It also builds no strings.Replacer per element, as Path.Pointer does:
 // the webhook formats several pointers per image.
 func pointer(root *yaml.Node, p manifest.Path) (string, error) {
+	s, _, err := pointerNode(root, p)
+	return s, err
+}
+
+// pointerNode returns the pointer of pointer, and the node at p or nil.
+func pointerNode(root *yaml.Node, p manifest.Path) (string, *yaml.Node, error) {
 	var b strings.Builder
 	n := root
 	for _, e := range p {
@@ -41,11 +47,52 @@ func pointer(root *yaml.Node, p manifest.Path) (string, error) {
 		}
 		v, repeated := childOnce(n, e.Key)
 		if repeated {
-			return "", errRepeatedKey
+			return "", nil, errRepeatedKey
 		}
 		n = v
 	}
-	return b.String(), nil
+	return b.String(), n, nil
+}
+
+// pointers formats the JSON pointers of the image fields of one object. It
+// remembers the pointer and the node of each list of a pod spec, so that
+// the keys before a list are read once, not once for each of its images.
+type pointers struct {
+	root  *yaml.Node
+	lists map[string]listPointer
+}
+
+type listPointer struct {
+	at   string
+	node *yaml.Node
+	err  error
+}
+
+func newPointers(root *yaml.Node) *pointers {
+	return &pointers{root: root, lists: map[string]listPointer{}}
+}
+
+// of returns pointer(root, f.Path).
+func (p *pointers) of(f manifest.Field) (string, error) {
+	spec, ok := specPath(f)
+	if !ok {
+		return pointer(p.root, f.Path)
+	}
+	list := f.Path[:len(spec)+1]
+	key := pathKey(list)
+	l, ok := p.lists[key]
+	if !ok {
+		l.at, l.node, l.err = pointerNode(p.root, list)
+		p.lists[key] = l
+	}
+	if l.err != nil {
+		return "", l.err
+	}
+	rest, err := pointer(l.node, f.Path[len(list):])
+	if err != nil {
+		return "", err
+	}
+	return l.at + rest, nil
 }
 
 // childOnce returns the value of key in mapping n, or nil, and whether the

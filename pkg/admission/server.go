@@ -161,8 +161,8 @@ func recoverer(h http.Handler, log *slog.Logger, m *Metrics) http.Handler {
 				panic(v)
 			}
 			log.Error("panic serving a request", "path", r.URL.Path, "panic", fmt.Sprint(v), "stack", string(debug.Stack()))
-			m.observe(ResultError, nil, time.Since(start))
-			http.Error(w, "internal error", http.StatusInternalServerError)
+			m.observe(ResultError, nil, false, time.Since(start))
+			writeStatus(w, http.StatusInternalServerError, "internal error")
 		}()
 		h.ServeHTTP(w, r)
 	})

@@ -1,0 +1,63 @@
+package admission
+
+import (
+	"bytes"
+	"net/http"
+	"net/http/httptest"
+	"runtime"
+	"runtime/debug"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"kmirror.dev/kmirror/pkg/jsonnode"
+)
+
+// heldBy returns the most heap that serving body held at once, above what
+// was in use before, with the collector running all the time so that
+// garbage does not count.
+func heldBy(t *testing.T, h *Handler, body []byte) (status int, held uint64) {
+	t.Helper()
+	defer debug.SetGCPercent(debug.SetGCPercent(1))
+	runtime.GC()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	base := ms.HeapAlloc
+	var peak atomic.Uint64
+	done := make(chan struct{})
+	sampled := make(chan struct{})
+	go func() {
+		defer close(sampled)
+		var ms runtime.MemStats
+		for {
+			runtime.ReadMemStats(&ms)
+			if ms.HeapAlloc > peak.Load() {
+				peak.Store(ms.HeapAlloc)
+			}
+			select {
+			case <-done:
+				return
+			case <-time.After(50 * time.Microsecond):
+			}
+		}
+	}()
+	r := httptest.NewRequest(http.MethodPost, "/mutate", bytes.NewReader(body))
+	r.Header.Set("Content-Type", "application/json")
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, r)
+	close(done)
+	<-sampled
+	// The recorder's copy of the answer is the test's.
+	return w.Code, max(peak.Load(), base+uint64(w.Body.Cap())) - base - uint64(w.Body.Cap())
+}
+
+// costOf returns what the budget holds for body once it is parsed, or
+// before, when the parse stops at a limit.
+func costOf(body []byte) int64 {
+	root, err := (&jsonnode.Arena{MaxNodes: MaxValues, MaxDepth: MaxDepth}).Parse(body)
+	if err != nil {
+		return worstCost(int64(len(body)))
+	}
+	_, images := measure(root)
+	return reviewCost(int64(len(body)), valuesBound(body), images)
+}
