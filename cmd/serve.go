@@ -59,7 +59,8 @@ func NewCmdServe() *cobra.Command {
 POSTs AdmissionReviews (admission.k8s.io/v1 or v1beta1) to /mutate; kmirror
 answers with a JSON patch that points each image at the mirror, decided by
 the same engine as "kmirror rewrite". /healthz and /readyz are served on the
-same listener, Prometheus metrics on --metrics-addr.
+same listener, Prometheus metrics on --metrics-addr. Unless GOMEMLIMIT is set,
+it runs with a soft memory limit of 128 MiB.
 
 The certificate and key are reread when the files change, without a restart.
 On SIGTERM or Ctrl-C, requests in flight are finished, for up to 15s, before
@@ -140,17 +141,14 @@ func setGCPercent() {
 	}
 }
 
-// servingMemoryLimit is the soft memory limit of kmirror serve unless the
-// environment sets GOMEMLIMIT.
-const servingMemoryLimit = 150 << 20
-
 // setMemoryLimit makes the garbage collector work harder as the heap nears
-// 150 MiB. At GOGC=400 a live heap of 40 MB would otherwise grow to 200 MB
-// before a collection; the reviews in flight hold at most 64 MiB, so the
-// limit is reached by garbage only, which the collector can free.
+// admission.MemoryLimit, unless the environment sets GOMEMLIMIT. At
+// GOGC=400 a live heap of 40 MB would otherwise grow to 200 MB before a
+// collection; the reviews in flight hold at most 64 MiB, so the limit is
+// reached by garbage, which the collector can free.
 func setMemoryLimit() {
 	if _, set := os.LookupEnv("GOMEMLIMIT"); !set {
-		debug.SetMemoryLimit(servingMemoryLimit)
+		debug.SetMemoryLimit(admission.MemoryLimit)
 	}
 }
 

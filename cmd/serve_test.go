@@ -20,6 +20,7 @@ import (
 	"testing"
 	"time"
 
+	"kmirror.dev/kmirror/pkg/admission"
 	"kmirror.dev/kmirror/pkg/certs"
 )
 
@@ -223,7 +224,7 @@ func TestServeSetsASoftMemoryLimit(t *testing.T) {
 	}
 	os.Unsetenv("GOMEMLIMIT")
 	setMemoryLimit()
-	if got := debug.SetMemoryLimit(-1); got != servingMemoryLimit {
-		t.Errorf("the limit is %d, want %d", got, servingMemoryLimit)
+	if got := debug.SetMemoryLimit(-1); got != admission.MemoryLimit {
+		t.Errorf("the limit is %d, want %d", got, admission.MemoryLimit)
 	}
 }

@@ -6,9 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"sync"
 	"time"
 
-	"golang.org/x/sync/semaphore"
 	"sigs.k8s.io/kustomize/kyaml/yaml"
 
 	"kmirror.dev/kmirror/pkg/manifest"
@@ -44,8 +44,9 @@ var ErrTooLarge = errors.New("the review is over kmirror's limits")
 // The memory of the reviews in flight is bounded too: each review reserves
 // what it may hold before its body is read, from the length it declares,
 // and gives back what it does not need once it is parsed. A review that
-// finds no room waits; after QueueTimeout it is answered 503, and the API
-// server applies the failure policy.
+// finds no room waits, while smaller ones that fit go ahead; after
+// QueueTimeout it is answered 503, and the API server applies the failure
+// policy.
 const (
 	// DefaultInFlightBytes is the memory the reviews in flight may hold,
 	// when the Handler does not say.
@@ -53,6 +54,13 @@ const (
 	// DefaultQueueTimeout is how long a review waits for room.
 	DefaultQueueTimeout = 2 * time.Second
 )
+
+// MemoryLimit is the soft memory limit kmirror serve runs with unless
+// GOMEMLIMIT says otherwise, and the one the Deployment of `kmirror
+// manifests` sets: the budget of the reviews in flight, and room for the
+// garbage they leave, with the peak RSS under 200 MB. The collector works
+// harder as the heap nears it.
+const MemoryLimit = 128 << 20
 
 // The estimate of what a review holds, from above: a fixed part, the body
 // and its copy in the parse, a node per JSON value, and the work and
@@ -77,10 +85,16 @@ func worstCost(n int64) int64 {
 	return reviewCost(n, n/2+1, n/14+1)
 }
 
-// budget bounds the memory of the reviews in flight.
+// budget bounds the memory of the reviews in flight. It is not a queue: a
+// review that fits goes ahead of larger ones that wait, so that a stream
+// of reviews as large as allowed does not hold up the Pods of everyone
+// else; the larger ones wait for room, and get 503 if none comes in time.
 type budget struct {
-	sem  *semaphore.Weighted
-	wait time.Duration
+	mu   sync.Mutex
+	free int64
+	// freed is closed, and replaced, each time memory is given back.
+	freed chan struct{}
+	wait  time.Duration
 }
 
 func newBudget(size int64, wait time.Duration) *budget {
@@ -92,7 +106,7 @@ func newBudget(size int64, wait time.Duration) *budget {
 	if wait <= 0 {
 		wait = DefaultQueueTimeout
 	}
-	return &budget{sem: semaphore.NewWeighted(size), wait: wait}
+	return &budget{free: size, freed: make(chan struct{}), wait: wait}
 }
 
 // errBusy is a review that found no room in the budget in time.
@@ -101,12 +115,33 @@ var errBusy = errors.New("kmirror is busy: the reviews in flight hold its memory
 // reserve waits for n bytes of the budget, at most b.wait, and returns the
 // reservation.
 func (b *budget) reserve(ctx context.Context, n int64) (*reservation, error) {
-	ctx, cancel := context.WithTimeout(ctx, b.wait)
-	defer cancel()
-	if err := b.sem.Acquire(ctx, n); err != nil {
-		return nil, errBusy
+	timeout := time.NewTimer(b.wait)
+	defer timeout.Stop()
+	for {
+		b.mu.Lock()
+		if n <= b.free {
+			b.free -= n
+			b.mu.Unlock()
+			return &reservation{b: b, n: n}, nil
+		}
+		freed := b.freed
+		b.mu.Unlock()
+		select {
+		case <-freed:
+		case <-timeout.C:
+			return nil, errBusy
+		case <-ctx.Done():
+			return nil, errBusy
+		}
 	}
-	return &reservation{b: b, n: n}, nil
+}
+
+func (b *budget) give(n int64) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.free += n
+	close(b.freed)
+	b.freed = make(chan struct{})
 }
 
 // reservation is the part of a budget one review holds.
@@ -118,7 +153,7 @@ type reservation struct {
 // shrink gives back what is over n.
 func (r *reservation) shrink(n int64) {
 	if n < r.n {
-		r.b.sem.Release(r.n - n)
+		r.b.give(r.n - n)
 		r.n = n
 	}
 }

@@ -2,6 +2,8 @@ package admission
 
 import (
 	"bytes"
+	"context"
+	"errors"
 	"net/http"
 	"net/http/httptest"
 	"runtime"
@@ -60,4 +62,41 @@ func costOf(body []byte) int64 {
 	}
 	_, images := measure(root)
 	return reviewCost(int64(len(body)), valuesBound(body), images)
+}
+
+// TestBudgetLetsWhatFitsGoAhead: a review that fits goes ahead of a larger
+// one that waits, which gets its room when enough is given back, or
+// errBusy in time.
+func TestBudgetLetsWhatFitsGoAhead(t *testing.T) {
+	size := worstCost(MaxBodyBytes)
+	b := newBudget(1, time.Minute)
+	held, err := b.reserve(context.Background(), size-1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	large := make(chan error)
+	go func() {
+		r, err := b.reserve(context.Background(), 2000)
+		if err == nil {
+			r.release()
+		}
+		large <- err
+	}()
+	small, err := b.reserve(context.Background(), 500)
+	if err != nil {
+		t.Fatalf("a review that fits waited: %v", err)
+	}
+	small.release()
+	held.shrink(size - 3000)
+	if err := <-large; err != nil {
+		t.Errorf("the larger review: %v", err)
+	}
+	held.release()
+	b.wait = 10 * time.Millisecond
+	if _, err := b.reserve(context.Background(), size+1); !errors.Is(err, errBusy) {
+		t.Errorf("a reservation larger than the budget: %v, want errBusy", err)
+	}
+	if b.free != size {
+		t.Errorf("%d free, want all %d", b.free, size)
+	}
 }

@@ -181,9 +181,10 @@ func TestHandlerBoundsTheReviewsInFlight(t *testing.T) {
 	held := blockingBody{make(chan struct{})}
 	first := make(chan int)
 	go func() { first <- post(h, held, MaxBodyBytes).Code }()
-	for h.budget.sem.TryAcquire(1) {
-		h.budget.sem.Release(1)
-		time.Sleep(time.Millisecond)
+	for free := int64(1); free > 0; time.Sleep(time.Millisecond) {
+		h.budget.mu.Lock()
+		free = h.budget.free
+		h.budget.mu.Unlock()
 	}
 	w := post(h, bytes.NewReader(small), int64(len(small)))
 	if w.Code != http.StatusServiceUnavailable || !strings.Contains(w.Body.String(), "busy") {
@@ -201,8 +202,8 @@ func TestHandlerBoundsTheReviewsInFlight(t *testing.T) {
 	if code := <-second; code != http.StatusOK {
 		t.Errorf("the waiting review: %d, want 200", code)
 	}
-	if !h.budget.sem.TryAcquire(worstCost(MaxBodyBytes)) {
-		t.Error("the budget was not given back whole")
+	if h.budget.free != worstCost(MaxBodyBytes) {
+		t.Errorf("%d bytes of the budget free after the reviews, want %d", h.budget.free, worstCost(MaxBodyBytes))
 	}
 }
 
