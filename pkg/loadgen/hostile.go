@@ -20,6 +20,9 @@ const MaxReviewBytes = 7<<20 - 4<<10
 type Hostile struct {
 	// Name says what the reviews attack.
 	Name string
+	// Over says that the reviews are over the limits of kmirror serve,
+	// which answers them 413; it answers the others 200.
+	Over bool
 	// Review returns the i-th review; reviews differ by i where that
 	// matters (distinct images defeat the decision cache).
 	Review func(i int) []byte
@@ -31,36 +34,36 @@ type Hostile struct {
 var HostileReviews = []Hostile{
 	// Two distinct invalid 1 MiB images per review: the decision cache
 	// kept them all.
-	{"invalid-images", func(i int) []byte {
+	{"invalid-images", false, func(i int) []byte {
 		img := func(k int) string { return strings.Repeat("A", 1<<20) + strconv.Itoa(2*i+k) }
 		return review(i, "CREATE", pod(jsonContainer("a", img(0)), jsonContainer("b", img(1))), "")
 	}},
 	// A 3 MiB Pod whose args are a million empty strings, on UPDATE with
 	// its old object: 2 million JSON values in 6 MiB.
-	{"empty-args", func(i int) []byte {
+	{"empty-args", true, func(i int) []byte {
 		c := fmt.Sprintf(`{"name":"app","image":"nginx:%d","args":[%s""]}`, i, strings.Repeat(`"",`, (3<<20-200)/3))
 		p := pod(c)
 		return review(i, "UPDATE", p, p)
 	}},
 	// A 5 MiB invalid image, which was echoed in the warning, the answer
 	// and the log line.
-	{"huge-image", func(i int) []byte {
+	{"huge-image", false, func(i int) []byte {
 		return review(i, "CREATE", pod(jsonContainer("app", strings.Repeat("A", 5<<20)+strconv.Itoa(i))), "")
 	}},
 	// A pod spec under 9,000 levels of objects: every path of the walk is
 	// 9,000 elements long.
-	{"deep", func(i int) []byte {
+	{"deep", true, func(i int) []byte {
 		const depth = 9000
 		spec := `{"containers":[` + containers(i, MaxReviewBytes-8*depth-200, 0) + `]}`
 		return review(i, "CREATE", `{"kind":"Widget",`+strings.Repeat(`"a":{`, depth)+`"spec":`+spec+strings.Repeat("}", depth)+`}`, "")
 	}},
 	// As many containers as fit, each with an image of its own that the
 	// rules mirror: the patch has an operation for each.
-	{"many-images", func(i int) []byte {
+	{"many-images", true, func(i int) []byte {
 		return review(i, "CREATE", `{"kind":"Pod","metadata":{"name":"many"},"spec":{"containers":[`+containers(i, MaxReviewBytes-400, 0)+`]}}`, "")
 	}},
 	// As many containers, each with an invalid image: a warning for each.
-	{"many-warnings", func(i int) []byte {
+	{"many-warnings", true, func(i int) []byte {
 		var b strings.Builder
 		for k := 0; b.Len() < MaxReviewBytes-400; k++ {
 			if k > 0 {
@@ -72,13 +75,13 @@ var HostileReviews = []Hostile{
 	}},
 	// A pod spec under a 3 MiB key, with 3 MiB of containers: every JSON
 	// pointer of the patch starts with the key.
-	{"long-key", func(i int) []byte {
+	{"long-key", true, func(i int) []byte {
 		key := strings.Repeat("k", 3<<20)
 		return review(i, "CREATE", `{"kind":"Widget","`+key+`":{"containers":[`+containers(i, 3<<20, 0)+`]}}`, "")
 	}},
 	// An object with 3 MiB of keys before its pod spec: every lookup of
 	// the spec passes them all.
-	{"wide", func(i int) []byte {
+	{"wide", true, func(i int) []byte {
 		var b strings.Builder
 		for k := 0; b.Len() < 3<<20; k++ {
 			fmt.Fprintf(&b, `"k%d":0,`, k)
@@ -86,7 +89,7 @@ var HostileReviews = []Hostile{
 		return review(i, "CREATE", `{"kind":"Widget",`+b.String()+`"spec":{"containers":[`+containers(i, 3<<20, 0)+`]}}`, "")
 	}},
 	// An escape annotation of 6 MiB of tiny entries.
-	{"escape-annotation", func(i int) []byte {
+	{"escape-annotation", false, func(i int) []byte {
 		var b strings.Builder
 		b.WriteByte('{')
 		for k := 0; b.Len() < 4<<20; k++ {
@@ -101,12 +104,12 @@ var HostileReviews = []Hostile{
 			`"spec":{"containers":[{"name":"app","image":"nginx:`+strconv.Itoa(i)+`"}]}}`, "")
 	}},
 	// Just under the limit of JSON values, in the args of one container.
-	{"values-at-limit", func(i int) []byte {
+	{"values-at-limit", false, func(i int) []byte {
 		return review(i, "CREATE", pod(fmt.Sprintf(`{"name":"app","image":"nginx:%d","args":[%s""]}`, i, strings.Repeat(`"",`, admission.MaxValues-100))), "")
 	}},
 	// Just under the nesting limit, with as many values as allowed at the
 	// bottom: the walk copies the path to each.
-	{"deep-at-limit", func(i int) []byte {
+	{"deep-at-limit", false, func(i int) []byte {
 		const depth = admission.MaxDepth - 6
 		values := `[` + strings.Repeat(`0,`, admission.MaxValues-2*depth-100) + `0]`
 		return review(i, "CREATE", `{"kind":"Widget","spec":{"containers":[{"name":"app","image":"nginx:`+strconv.Itoa(i)+`"}]},`+
@@ -114,14 +117,14 @@ var HostileReviews = []Hostile{
 	}},
 	// As many images as allowed, each mirrored, at the longest path
 	// allowed, in an object with old and new: the largest patch.
-	{"images-at-limit", func(i int) []byte {
+	{"images-at-limit", false, func(i int) []byte {
 		key := strings.Repeat("k", admission.MaxPathBytes-len(".containers[999].image"))
 		object := `{"kind":"Widget","metadata":{"name":"w"},"` + key + `":{"containers":[` + containers(i, 0, admission.MaxImages) + `]}}`
 		return review(i, "UPDATE", object, strings.Replace(object, `"a`, `"b`, -1))
 	}},
 	// As many invalid images as allowed, each as long as the engine is
 	// asked about: a warning for each.
-	{"warnings-at-limit", func(i int) []byte {
+	{"warnings-at-limit", false, func(i int) []byte {
 		var b strings.Builder
 		for k := range admission.MaxImages {
 			if k > 0 {
@@ -133,7 +136,7 @@ var HostileReviews = []Hostile{
 	}},
 	// As many keys as allowed before a pod spec with as many images as
 	// allowed: each pointer of the patch looks through the keys.
-	{"wide-at-limit", func(i int) []byte {
+	{"wide-at-limit", false, func(i int) []byte {
 		var b strings.Builder
 		for k := range admission.MaxValues/2 - 4*admission.MaxImages {
 			fmt.Fprintf(&b, `"k%d":0,`, k)
