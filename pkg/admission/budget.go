@@ -45,14 +45,14 @@ var ErrTooLarge = errors.New("the review is over kmirror's limits")
 // what it may hold before its body is read, from the length it declares,
 // and gives back what it does not need once it is parsed. A review that
 // finds no room waits, while smaller ones that fit go ahead; after
-// QueueTimeout it is answered 503, and the API server applies the failure
+// WaitTimeout it is answered 503, and the API server applies the failure
 // policy.
 const (
 	// DefaultInFlightBytes is the memory the reviews in flight may hold,
 	// when the Handler does not say.
 	DefaultInFlightBytes = 64 << 20
-	// DefaultQueueTimeout is how long a review waits for room.
-	DefaultQueueTimeout = 2 * time.Second
+	// DefaultWaitTimeout is how long a review waits for room.
+	DefaultWaitTimeout = 2 * time.Second
 )
 
 // MemoryLimit is the soft memory limit kmirror serve runs with unless
@@ -65,7 +65,7 @@ const MemoryLimit = 128 << 20
 // The estimate of what a review holds, from above: a fixed part, the body
 // and its copy in the parse, a node per JSON value, and the work and
 // answer for each image field. TestReviewCostBoundsTheMemory holds the
-// estimate above what reviews of every shape allocate.
+// estimate above what reviews of every hostile shape hold at once.
 const (
 	costFixed    = 256 << 10
 	costPerValue = 320
@@ -104,7 +104,7 @@ func newBudget(size int64, wait time.Duration) *budget {
 	// A review of the largest size must fit alone.
 	size = max(size, worstCost(MaxBodyBytes))
 	if wait <= 0 {
-		wait = DefaultQueueTimeout
+		wait = DefaultWaitTimeout
 	}
 	return &budget{free: size, freed: make(chan struct{}), wait: wait}
 }

@@ -30,9 +30,9 @@ type Handler struct {
 	// estimated from their size; 0 means DefaultInFlightBytes. It is
 	// raised to what one review of MaxBodyBytes may need.
 	InFlightBytes int64
-	// QueueTimeout is how long a review waits for room in InFlightBytes
-	// before it is answered 503; 0 means DefaultQueueTimeout.
-	QueueTimeout time.Duration
+	// WaitTimeout is how long a review waits for room in InFlightBytes
+	// before it is answered 503; 0 means DefaultWaitTimeout.
+	WaitTimeout time.Duration
 
 	once      sync.Once
 	decisions *decisions
@@ -47,7 +47,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	h.once.Do(func() {
 		h.decisions = newDecisions(h.Engine)
-		h.budget = newBudget(h.InFlightBytes, h.QueueTimeout)
+		h.budget = newBudget(h.InFlightBytes, h.WaitTimeout)
 	})
 	if status, err := checkRequest(w, r); err != nil {
 		h.fail(w, r, nil, status, err, start)
@@ -110,8 +110,7 @@ func checkRequest(w http.ResponseWriter, r *http.Request) (int, error) {
 var errBodyTooLarge = fmt.Errorf("%w: the request body is larger than 7 MiB", ErrTooLarge)
 
 // read reads the body and decodes its AdmissionReview; on failure it
-// returns the HTTP status that says why, and the review when it was
-// decoded.
+// returns the HTTP status that says why.
 func (h *Handler) read(w http.ResponseWriter, r *http.Request, a *jsonnode.Arena) (*review, int, error) {
 	buf := bodies.Get().(*bytes.Buffer)
 	defer putBody(buf)

@@ -173,7 +173,7 @@ func (b blockingBody) Read(p []byte) (int, error) {
 // 1.6 GB. A review that finds the budget held waits, then gets 503.
 func TestHandlerBoundsTheReviewsInFlight(t *testing.T) {
 	h := newTestHandler(t)
-	h.InFlightBytes, h.QueueTimeout = 1, 500*time.Millisecond
+	h.InFlightBytes, h.WaitTimeout = 1, 500*time.Millisecond
 	small := reviewBody(t, "admission.k8s.io/v1", "CREATE", podJSON(t, samplePod), nil, nil)
 	h.review(t, small)
 	// A review as large as allowed, whose body is slow to come, holds the
