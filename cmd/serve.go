@@ -68,8 +68,8 @@ kmirror exits 0; a second signal, or requests still running after 15s, cut
 them, and kmirror exits 2.
 
 A review over kmirror's limits (a body over 7 MiB, more than 100,000 JSON
-values, nesting deeper than 32, more than 1,000 image keys in an object, an
-image at a path over 256 bytes) is answered 413, and one that finds no room
+values, nesting deeper than 32, more than 1,000 keys named image in an object,
+an image at a path over 256 bytes) is answered 413, and one that finds no room
 among the reviews in flight within 2s is answered 503: the API server then
 applies the webhook's failure policy.
 

@@ -93,9 +93,8 @@ func Mutate(eng *mirror.Engine, object, old []byte) (*Mutation, error) {
 	return mutate(c.decide, c.escaping, root, oldRoot)
 }
 
-// mutate decides every image of the object root with decide, which is
-// Engine.Decide or remembers its answers; old is the object before an
-// UPDATE, or nil. escaping says that the rules escape images: when they
+// mutate decides every image of the object root with decide, the decide
+// of a decisions; old is the object before an UPDATE, or nil. escaping says that the rules escape images: when they
 // do not, the escape annotation is neither read nor written.
 func mutate(decide func(string) mirror.Decision, escaping bool, root, old *yaml.Node) (*Mutation, error) {
 	var before map[containerKey]string
