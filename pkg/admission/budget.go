@@ -73,7 +73,7 @@ const (
 )
 
 // reviewCost estimates what a review of n bytes, with at most values JSON
-// values and images image keys, holds while it is answered.
+// values and images keys named image, holds while it is answered.
 func reviewCost(n, values, images int64) int64 {
 	return costFixed + 2*n + min(values, MaxValues)*costPerValue + min(images, 2*MaxImages)*costPerImage
 }
@@ -92,9 +92,11 @@ func worstCost(n int64) int64 {
 type budget struct {
 	mu   sync.Mutex
 	free int64
-	// freed is closed, and replaced, each time memory is given back.
-	freed chan struct{}
-	wait  time.Duration
+	// waiting counts the reviews that wait for room; freed is closed,
+	// and replaced, when memory is given back while some wait.
+	waiting int
+	freed   chan struct{}
+	wait    time.Duration
 }
 
 func newBudget(size int64, wait time.Duration) *budget {
@@ -114,7 +116,10 @@ var errBusy = errors.New("kmirror is busy: the reviews in flight hold its memory
 
 // reserve waits for n bytes of the budget, at most b.wait, and returns the
 // reservation.
-func (b *budget) reserve(ctx context.Context, n int64) (*reservation, error) {
+func (b *budget) reserve(ctx context.Context, n int64) (reservation, error) {
+	if b.take(n) {
+		return reservation{b: b, n: n}, nil
+	}
 	timeout := time.NewTimer(b.wait)
 	defer timeout.Stop()
 	for {
@@ -122,26 +127,48 @@ func (b *budget) reserve(ctx context.Context, n int64) (*reservation, error) {
 		if n <= b.free {
 			b.free -= n
 			b.mu.Unlock()
-			return &reservation{b: b, n: n}, nil
+			return reservation{b: b, n: n}, nil
 		}
+		b.waiting++
 		freed := b.freed
 		b.mu.Unlock()
+		var err error
 		select {
 		case <-freed:
 		case <-timeout.C:
-			return nil, errBusy
+			err = errBusy
 		case <-ctx.Done():
-			return nil, errBusy
+			err = errBusy
+		}
+		b.mu.Lock()
+		b.waiting--
+		b.mu.Unlock()
+		if err != nil {
+			return reservation{}, err
 		}
 	}
 }
 
+// take takes n bytes when they are free.
+func (b *budget) take(n int64) bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if n > b.free {
+		return false
+	}
+	b.free -= n
+	return true
+}
+
+// give gives n bytes back, and wakes the reviews that wait.
 func (b *budget) give(n int64) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	b.free += n
-	close(b.freed)
-	b.freed = make(chan struct{})
+	if b.waiting > 0 {
+		close(b.freed)
+		b.freed = make(chan struct{})
+	}
 }
 
 // reservation is the part of a budget one review holds.
@@ -181,32 +208,36 @@ func pathLen(p manifest.Path) int {
 // value for each comma and each container.
 func valuesBound(body []byte) int64 {
 	n := 1
-	for _, c := range []byte(":,{[") {
-		n += bytes.Count(body, []byte{c})
+	for _, sep := range valueSeparators {
+		n += bytes.Count(body, sep)
 	}
 	return int64(n)
 }
 
-// measure counts the nodes of the tree n and its keys named "image".
-func measure(n *yaml.Node) (nodes, images int64) {
-	if n == nil {
-		return 0, 0
-	}
-	nodes = 1
+var valueSeparators = [][]byte{[]byte(":"), []byte(","), []byte("{"), []byte("[")}
+
+// imagesBound bounds the keys named image of body from above: each is
+// written "image", or with an escape.
+func imagesBound(body []byte) int64 {
+	return int64(bytes.Count(body, []byte(`"image"`)) + bytes.Count(body, []byte(`\`)))
+}
+
+// imageKeys counts the keys named image in the tree n.
+func imageKeys(n *yaml.Node) int64 {
+	var count int64
 	for i, c := range n.Content {
 		if n.Kind == yaml.MappingNode && i%2 == 0 && c.Value == "image" {
-			images++
+			count++
 		}
-		k, m := measure(c)
-		nodes, images = nodes+k, images+m
+		count += imageKeys(c)
 	}
-	return nodes, images
+	return count
 }
 
 // checkImages refuses an object with more than MaxImages keys named
 // "image", before the walk makes a field of each. what names the object.
 func checkImages(n *yaml.Node, what string) error {
-	if _, images := measure(n); images > MaxImages {
+	if images := imageKeys(n); images > MaxImages {
 		return fmt.Errorf("%w: the %s has %d keys named image, more than %d", ErrTooLarge, what, images, MaxImages)
 	}
 	return nil

@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"sigs.k8s.io/kustomize/kyaml/yaml"
+
 	"kmirror.dev/kmirror/pkg/jsonnode"
 )
 
@@ -56,12 +58,10 @@ func heldBy(t *testing.T, h *Handler, body []byte) (status int, held uint64) {
 // costOf returns what the budget holds for body once it is parsed, or
 // before, when the parse stops at a limit.
 func costOf(body []byte) int64 {
-	root, err := (&jsonnode.Arena{MaxNodes: MaxValues, MaxDepth: MaxDepth}).Parse(body)
-	if err != nil {
+	if _, err := (&jsonnode.Arena{MaxNodes: MaxValues, MaxDepth: MaxDepth}).Parse(body); err != nil {
 		return worstCost(int64(len(body)))
 	}
-	_, images := measure(root)
-	return reviewCost(int64(len(body)), valuesBound(body), images)
+	return reviewCost(int64(len(body)), valuesBound(body), imagesBound(body))
 }
 
 // TestBudgetLetsWhatFitsGoAhead: a review that fits goes ahead of a larger
@@ -99,4 +99,35 @@ func TestBudgetLetsWhatFitsGoAhead(t *testing.T) {
 	if b.free != size {
 		t.Errorf("%d free, want all %d", b.free, size)
 	}
+}
+
+// TestBoundsFromBytes holds the bounds the budget reads from a body's
+// bytes above what the parse finds in it.
+func TestBoundsFromBytes(t *testing.T) {
+	for _, doc := range []string{
+		`{}`, `[]`, `0`, `""`, `[0,0,0]`, `{"a":{"b":[{},[]]}}`,
+		`{"image":"a","x":{"image":{"image":1}}}`,
+		`{"im\u0061ge":"a","\u0069mage":"b"}`,
+		`{"s":"\"image\": not a key, {, [","image":"a"}`,
+		`{"kind":"Pod","spec":{"containers":[{"name":"a","image":"nginx"},{"name":"b","image":"x"}]}}`,
+	} {
+		root, err := jsonnode.Parse([]byte(doc))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, want := valuesBound([]byte(doc)), nodes(root); got < want {
+			t.Errorf("%s: valuesBound %d, under the %d values", doc, got, want)
+		}
+		if got, want := imagesBound([]byte(doc)), imageKeys(root); got < want {
+			t.Errorf("%s: imagesBound %d, under the %d keys named image", doc, got, want)
+		}
+	}
+}
+
+func nodes(n *yaml.Node) int64 {
+	count := int64(1)
+	for _, c := range n.Content {
+		count += nodes(c)
+	}
+	return count
 }

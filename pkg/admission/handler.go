@@ -244,13 +244,15 @@ func (h *Handler) logReview(r *http.Request, req *admissionv1.AdmissionRequest, 
 // namespace and name of its object, its operation. Each is clipped: before
 // validation, a name can be any length.
 func requestAttrs(req *admissionv1.AdmissionRequest) []slog.Attr {
-	attrs := []slog.Attr{
+	// Room for what logReview adds.
+	attrs := make([]slog.Attr, 0, 12)
+	attrs = append(attrs,
 		slog.String("uid", clip(string(req.UID), maxEcho)),
 		slog.String("kind", clip(req.Kind.Kind, maxEcho)),
 		slog.String("namespace", clip(req.Namespace, maxEcho)),
 		slog.String("name", clip(req.Name, maxEcho)),
 		slog.String("operation", clip(string(req.Operation), maxEcho)),
-	}
+	)
 	if req.SubResource != "" {
 		attrs = append(attrs, slog.String("subresource", clip(req.SubResource, maxEcho)))
 	}

@@ -114,7 +114,7 @@ func mutate(decide func(string) mirror.Decision, escaping bool, root, old *yaml.
 	}
 	m := &Mutation{Images: make([]Image, 0, len(fields))}
 	mem := newMemory(root, escaping)
-	ptrs := newPointers(root)
+	ptrs := &pointers{root: root}
 	for _, f := range fields {
 		img := value(f.Node)
 		d := mirror.Decision{Image: img, Result: img, Action: mirror.NoRule}

@@ -299,7 +299,7 @@ func TestPointersArePointer(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		ptrs := newPointers(root)
+		ptrs := &pointers{root: root}
 		for range 2 {
 			for _, f := range manifest.Images(root) {
 				want, wantErr := pointer(root, f.Path)

@@ -2,6 +2,7 @@ package admission
 
 import (
 	"errors"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -54,22 +55,19 @@ func pointerNode(root *yaml.Node, p manifest.Path) (string, *yaml.Node, error) {
 	return b.String(), n, nil
 }
 
-// pointers formats the JSON pointers of the image fields of one object. It
-// remembers the pointer and the node of each list of a pod spec, so that
-// the keys before a list are read once, not once for each of its images.
+// pointers formats the JSON pointers of the image fields of one object, in
+// the order of the walk. It remembers the pointer and the node of the last
+// list of a pod spec, so that the keys before a list are read once, not
+// once for each of its images: the images of a list come one after the
+// other.
 type pointers struct {
-	root  *yaml.Node
-	lists map[string]listPointer
-}
-
-type listPointer struct {
+	root *yaml.Node
+	// list is the path of the last list; at, node and err what
+	// pointerNode said of it.
+	list manifest.Path
 	at   string
 	node *yaml.Node
 	err  error
-}
-
-func newPointers(root *yaml.Node) *pointers {
-	return &pointers{root: root, lists: map[string]listPointer{}}
 }
 
 // of returns pointer(root, f.Path).
@@ -78,21 +76,18 @@ func (p *pointers) of(f manifest.Field) (string, error) {
 	if !ok {
 		return pointer(p.root, f.Path)
 	}
-	list := f.Path[:len(spec)+1]
-	key := pathKey(list)
-	l, ok := p.lists[key]
-	if !ok {
-		l.at, l.node, l.err = pointerNode(p.root, list)
-		p.lists[key] = l
+	if list := f.Path[:len(spec)+1]; p.list == nil || !slices.Equal(list, p.list) {
+		p.list = list
+		p.at, p.node, p.err = pointerNode(p.root, list)
 	}
-	if l.err != nil {
-		return "", l.err
+	if p.err != nil {
+		return "", p.err
 	}
-	rest, err := pointer(l.node, f.Path[len(list):])
+	rest, err := pointer(p.node, f.Path[len(p.list):])
 	if err != nil {
 		return "", err
 	}
-	return l.at + rest, nil
+	return p.at + rest, nil
 }
 
 // childOnce returns the value of key in mapping n, or nil, and whether the

@@ -41,8 +41,8 @@ type review struct {
 	request           admissionv1.AdmissionRequest
 	object, oldObject *yaml.Node
 	// size is the length of the body; values bounds its JSON values, and
-	// the nodes the parse allocated, and images counts its keys named
-	// "image", for the budget.
+	// the nodes the parse allocated, and images its keys named image, for
+	// the budget.
 	size           int
 	values, images int64
 }
@@ -62,8 +62,7 @@ func decodeReview(a *jsonnode.Arena, body []byte) (*review, error) {
 	case err != nil:
 		return nil, &RequestError{fmt.Errorf("malformed JSON: %w", err)}
 	}
-	r := &review{size: len(body), values: valuesBound(body)}
-	_, r.images = measure(root)
+	r := &review{size: len(body), values: valuesBound(body), images: imagesBound(body)}
 	d := &fieldReader{}
 	r.apiVersion = d.str(root, "apiVersion")
 	kind := d.str(root, "kind")
