@@ -64,8 +64,8 @@ it runs with a soft memory limit of 128 MiB.
 
 The certificate and key are reread when the files change, without a restart.
 On SIGTERM or Ctrl-C, requests in flight are finished, for up to 15s, before
-kmirror exits 0; a second signal, or requests still running after 15s, cut
-them, and kmirror exits 2.
+kmirror exits 0. Requests still running after 15s, or at a second signal,
+are cut, and kmirror exits 2.
 
 A review over kmirror's limits (a body over 7 MiB, more than 100,000 JSON
 values, nesting deeper than 32, more than 1,000 keys named image in an object,
