@@ -8,14 +8,12 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"os/signal"
-	"syscall"
 
 	"kmirror.dev/kmirror/cmd"
 )
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, stop := cmd.SignalContext(context.Background())
 	err := cmd.NewRoot().ExecuteContext(ctx)
 	stop()
 	var exit *cmd.ExitError

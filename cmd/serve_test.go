@@ -7,15 +7,20 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/json"
+	"fmt"
 	"io"
+	"math"
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
+	"kmirror.dev/kmirror/pkg/admission"
 	"kmirror.dev/kmirror/pkg/certs"
 )
 
@@ -145,5 +150,81 @@ func TestServeFlagErrors(t *testing.T) {
 				t.Errorf("exit %d, stderr %q; want 2 and %q", code, stderr, tc.want)
 			}
 		})
+	}
+}
+
+// startServe runs kmirror serve in-process with ctx and returns the
+// address of its webhook, its logs, and the channel of its error.
+func startServe(t *testing.T, ctx context.Context) (string, *x509.CertPool, *lockedBuffer, chan error) {
+	t.Helper()
+	dir, roots := writeServingCert(t)
+	logs := &lockedBuffer{}
+	root := NewRoot()
+	root.SetArgs([]string{"serve", "--addr", "127.0.0.1:0",
+		"--tls-cert-file", filepath.Join(dir, "tls.crt"), "--tls-key-file", filepath.Join(dir, "tls.key")})
+	root.SetErr(logs)
+	root.SetOut(io.Discard)
+	done := make(chan error, 1)
+	go func() { done <- root.ExecuteContext(ctx) }()
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		if addr := logs.logged("serving the webhook"); addr != "" {
+			return addr, roots, logs, done
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("kmirror serve did not start:\n%s", logs)
+		}
+	}
+}
+
+// TestServeStopsAtOnceOnASecondSignal: a second SIGTERM during the drain
+// did nothing; kmirror waited for the requests in flight for up to 15s.
+func TestServeStopsAtOnceOnASecondSignal(t *testing.T) {
+	ctx, stop := SignalContext(context.Background())
+	defer stop()
+	addr, roots, logs, done := startServe(t, ctx)
+	// A review whose body does not come holds the drain.
+	conn, err := tls.Dial("tcp", addr, &tls.Config{RootCAs: roots})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	fmt.Fprintf(conn, "POST /mutate HTTP/1.1\r\nHost: kmirror\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{")
+	time.Sleep(100 * time.Millisecond)
+	if err := syscall.Kill(os.Getpid(), syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-done:
+		t.Fatalf("kmirror serve stopped on the first signal with a request in flight: %v\n%s", err, logs)
+	case <-time.After(500 * time.Millisecond):
+	}
+	if !strings.Contains(logs.String(), `"msg":"shutting down"`) {
+		t.Fatalf("no drain after the first signal:\n%s", logs)
+	}
+	if err := syscall.Kill(os.Getpid(), syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-done:
+		if ExitCode(err) != 2 || !strings.Contains(fmt.Sprint(err), "stopped on a second signal, cutting 1 requests in flight") {
+			t.Errorf("exit %d: %v; want 2 and the requests cut", ExitCode(err), err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatalf("kmirror serve still drains 5s after the second signal:\n%s", logs)
+	}
+}
+
+func TestServeSetsASoftMemoryLimit(t *testing.T) {
+	defer debug.SetMemoryLimit(debug.SetMemoryLimit(-1))
+	debug.SetMemoryLimit(math.MaxInt64)
+	t.Setenv("GOMEMLIMIT", "1GiB")
+	setMemoryLimit()
+	if got := debug.SetMemoryLimit(-1); got != math.MaxInt64 {
+		t.Errorf("with GOMEMLIMIT set, the limit is %d", got)
+	}
+	os.Unsetenv("GOMEMLIMIT")
+	setMemoryLimit()
+	if got := debug.SetMemoryLimit(-1); got != admission.MemoryLimit {
+		t.Errorf("the limit is %d, want %d", got, admission.MemoryLimit)
 	}
 }

@@ -57,6 +57,14 @@ func (w *CertWatcher) GetCertificate(*tls.ClientHelloInfo) (*tls.Certificate, er
 // stays: the files may be caught half-written, and the next poll will see
 // them whole.
 func (w *CertWatcher) Reload() (bool, error) {
+	changed, err := w.reload()
+	if err != nil {
+		w.metrics.certificateReloadFailed()
+	}
+	return changed, err
+}
+
+func (w *CertWatcher) reload() (bool, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	certPEM, err := os.ReadFile(w.certFile)

@@ -78,7 +78,8 @@ func TestCertWatcherKeepsTheCertificateWhenFilesAreBad(t *testing.T) {
 	dir := t.TempDir()
 	b := writeCert(t, dir, x509.NewCertPool())
 	certFile, keyFile := filepath.Join(dir, "tls.crt"), filepath.Join(dir, "tls.key")
-	w, err := NewCertWatcher(certFile, keyFile, nil, nil)
+	metrics := NewMetrics()
+	w, err := NewCertWatcher(certFile, keyFile, nil, metrics)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -107,6 +108,9 @@ func TestCertWatcherKeepsTheCertificateWhenFilesAreBad(t *testing.T) {
 	writeFile(t, keyFile, b.Key)
 	if changed, err := w.Reload(); err != nil || changed {
 		t.Errorf("Reload of unchanged files: changed %v, error %v", changed, err)
+	}
+	if got := gather(t, metrics)["kmirror_tls_certificate_reload_failures_total"]; got != 3 {
+		t.Errorf("%v failed reloads counted, want 3", got)
 	}
 }
 

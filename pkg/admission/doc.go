@@ -23,7 +23,10 @@
 //
 // [Handler] serves AdmissionReviews of admission.k8s.io/v1 and v1beta1 over
 // HTTP, answering in the version it was asked in, with hardened request
-// handling. [Server] runs it over TLS with health checks, metrics, a
+// handling: limits on each review (see [MaxValues]) and on the memory of
+// the reviews in flight, answered 413 and 503 so that the API server
+// applies the failure policy, and no more than a few hundred bytes of what
+// a client sent repeated in an answer or a log line. [Server] runs it over TLS with health checks, metrics, a
 // certificate reloaded from disk by [CertWatcher], and graceful shutdown;
 // [BatchWriter] keeps log writes off the requests' path.
 //

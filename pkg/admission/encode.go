@@ -48,6 +48,16 @@ func appendReview(b []byte, apiVersion string, resp *admissionv1.AdmissionRespon
 	return append(b, "}}"...)
 }
 
+// answerSize is about the length appendReview makes of resp, so that the
+// answer is written into a buffer allocated once.
+func answerSize(resp *admissionv1.AdmissionResponse) int {
+	n := 160 + len(resp.UID) + base64.StdEncoding.EncodedLen(len(resp.Patch))
+	for _, w := range resp.Warnings {
+		n += len(w) + 8
+	}
+	return n
+}
+
 // appendPatch appends ops as a JSON patch.
 func appendPatch(b []byte, ops []patchOp) []byte {
 	b = append(b, '[')

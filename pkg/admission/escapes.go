@@ -2,6 +2,7 @@ package admission
 
 import (
 	"encoding/json"
+	"fmt"
 	"maps"
 
 	"sigs.k8s.io/kustomize/kyaml/yaml"
@@ -15,12 +16,24 @@ import (
 // ("containers/app") to the image as it was stored ("busybox:latest").
 const EscapedAnnotation = "kmirror.dev/escaped"
 
+// maxRecordBytes bounds the escape annotations read in one object: a
+// record is some 50 bytes a container, and decoding one costs ten times
+// its size. A record past the bound is read as empty, so its images are
+// decided again.
+const maxRecordBytes = 64 << 10
+
 // memory reads the escape annotation of each pod spec of one object, and
-// works out the patch that keeps it up to date.
+// works out the patch that keeps it up to date. When the rules do not
+// escape images it does neither: the annotation would otherwise keep
+// images of any Pod that carries it unmirrored.
 type memory struct {
-	root  *yaml.Node
-	specs map[string]*specMemory
-	order []string
+	root     *yaml.Node
+	escaping bool
+	specs    map[string]*specMemory
+	order    []string
+	// read counts the bytes of the annotations read.
+	read     int
+	warnings []string
 }
 
 // specMemory is the escape annotation of one pod spec.
@@ -33,8 +46,8 @@ type specMemory struct {
 	prior, now map[string]string
 }
 
-func newMemory(root *yaml.Node) *memory {
-	return &memory{root: root, specs: map[string]*specMemory{}}
+func newMemory(root *yaml.Node, escaping bool) *memory {
+	return &memory{root: root, escaping: escaping, specs: map[string]*specMemory{}}
 }
 
 // recorded reports whether img is the image the annotation records for f.
@@ -97,6 +110,9 @@ func (s *specMemory) op(root *yaml.Node) (patchOp, error) {
 // remembered: it has no name, or its pod spec no metadata beside it (the
 // spec is not a "spec" field).
 func (m *memory) spec(f manifest.Field) *specMemory {
+	if !m.escaping {
+		return nil
+	}
 	sp, ok := specPath(f)
 	if !ok || f.Name == "" || len(sp) == 0 || sp[len(sp)-1].Key != "spec" {
 		return nil
@@ -112,17 +128,31 @@ func (m *memory) spec(f manifest.Field) *specMemory {
 		if a := child(n, "annotations"); a != nil && a.Kind == yaml.MappingNode {
 			s.annotations = a
 			if v := child(a, EscapedAnnotation); v != nil && v.Kind == yaml.ScalarNode {
-				// A value that is not such an object records nothing.
-				var prior map[string]string
-				if json.Unmarshal([]byte(v.Value), &prior) == nil && prior != nil {
-					s.prior = prior
-				}
+				s.prior = m.record(v.Value)
 			}
 		}
 	}
 	m.specs[key] = s
 	m.order = append(m.order, key)
 	return s
+}
+
+// record decodes an escape annotation. A value that is not such an object
+// records nothing, nor one past the bound of maxRecordBytes.
+func (m *memory) record(v string) map[string]string {
+	over := m.read > maxRecordBytes
+	if m.read += len(v); m.read > maxRecordBytes {
+		if over {
+			return map[string]string{}
+		}
+		m.warnings = append(m.warnings, fmt.Sprintf("kmirror: the %s annotations of the object are longer than %d bytes in all; images they record are decided again", EscapedAnnotation, maxRecordBytes))
+		return map[string]string{}
+	}
+	var prior map[string]string
+	if json.Unmarshal([]byte(v), &prior) != nil || prior == nil {
+		return map[string]string{}
+	}
+	return prior
 }
 
 // entry names f within its pod spec.

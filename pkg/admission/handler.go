@@ -2,6 +2,7 @@ package admission
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -11,14 +12,11 @@ import (
 	"time"
 
 	admissionv1 "k8s.io/api/admission/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"kmirror.dev/kmirror/pkg/jsonnode"
 	"kmirror.dev/kmirror/pkg/mirror"
 )
-
-// MaxBodyBytes caps a request body. A review holds the object and, on
-// UPDATE, the old object; the API server takes objects up to 3 MiB.
-const MaxBodyBytes = 7 << 20
 
 // Handler answers AdmissionReviews POSTed to it. It is safe for concurrent
 // use.
@@ -28,61 +26,110 @@ type Handler struct {
 	Log *slog.Logger
 	// Metrics counts requests; nil counts nothing.
 	Metrics *Metrics
+	// InFlightBytes bounds the memory the reviews in flight may hold, as
+	// estimated from their size; 0 means DefaultInFlightBytes. It is
+	// raised to what one review of MaxBodyBytes may need.
+	InFlightBytes int64
+	// WaitTimeout is how long a review waits for room in InFlightBytes
+	// before it is answered 503; 0 means DefaultWaitTimeout.
+	WaitTimeout time.Duration
 
 	once      sync.Once
 	decisions *decisions
+	budget    *budget
 }
 
 var _ http.Handler = (*Handler)(nil)
 
 // ServeHTTP answers one AdmissionReview, or refuses a request that is not
-// one with a 4xx status and a message.
+// one, or is over the limits, with a 4xx or 5xx status and a message.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
-	a := jsonnode.GetArena()
-	defer a.Release()
-	review, status, err := h.read(w, r, a)
-	if err != nil {
-		h.fail(w, r, status, err, start)
+	h.once.Do(func() {
+		h.decisions = newDecisions(h.Engine)
+		h.budget = newBudget(h.InFlightBytes, h.WaitTimeout)
+	})
+	if status, err := checkRequest(w, r); err != nil {
+		h.fail(w, r, nil, status, err, start)
 		return
 	}
-	h.once.Do(func() { h.decisions = newDecisions(h.Engine) })
-	resp, mut := respond(h.decisions.decide, h.decisions.walk, review)
+	size := r.ContentLength
+	if size < 0 {
+		size = MaxBodyBytes
+	}
+	res, err := h.budget.reserve(r.Context(), worstCost(size))
+	if err != nil {
+		h.fail(w, r, nil, http.StatusServiceUnavailable, err, start)
+		return
+	}
+	defer res.release()
+	a := jsonnode.GetArena()
+	a.MaxNodes, a.MaxDepth = MaxValues, MaxDepth
+	defer func() {
+		a.MaxNodes, a.MaxDepth = 0, 0
+		a.Release()
+	}()
+	review, status, err := h.read(w, r, a)
+	if err != nil {
+		h.fail(w, r, review, status, err, start)
+		return
+	}
+	res.shrink(reviewCost(int64(review.size), review.values, review.images))
+	resp, mut, err := respond(h.decisions, review)
+	if err != nil {
+		h.fail(w, r, review, http.StatusRequestEntityTooLarge, err, start)
+		return
+	}
 	w.Header().Set("Content-Type", "application/json")
-	_, _ = w.Write(appendReview(make([]byte, 0, 512), review.apiVersion, resp))
+	_, _ = w.Write(appendReview(make([]byte, 0, answerSize(resp)), review.apiVersion, resp))
 	result := ResultUnchanged
 	if resp.Patch != nil {
 		result = ResultPatched
 	}
-	h.Metrics.observe(result, mut, time.Since(start))
+	dryRun := review.request.DryRun != nil && *review.request.DryRun
+	h.Metrics.observe(result, mut, dryRun, time.Since(start))
 	h.logReview(r, &review.request, result, mut, time.Since(start))
 }
 
-// read checks the HTTP request and decodes its AdmissionReview; on failure
-// it returns the HTTP status that says why.
-func (h *Handler) read(w http.ResponseWriter, r *http.Request, a *jsonnode.Arena) (*review, int, error) {
+// checkRequest checks what can be checked before the body is read: the
+// method, the content type, and a declared length over the limit.
+func checkRequest(w http.ResponseWriter, r *http.Request) (int, error) {
 	if r.Method != http.MethodPost {
 		w.Header().Set("Allow", http.MethodPost)
-		return nil, http.StatusMethodNotAllowed, fmt.Errorf("method %s is not allowed; POST an AdmissionReview", r.Method)
+		return http.StatusMethodNotAllowed, fmt.Errorf("method %s is not allowed; POST an AdmissionReview", clip(r.Method, maxEcho))
 	}
 	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "application/json" {
-		return nil, http.StatusUnsupportedMediaType, fmt.Errorf("content type %q is not supported; send application/json", r.Header.Get("Content-Type"))
+		return http.StatusUnsupportedMediaType, fmt.Errorf("content type %q is not supported; send application/json", clip(r.Header.Get("Content-Type"), maxEcho))
 	}
+	if r.ContentLength > MaxBodyBytes {
+		return http.StatusRequestEntityTooLarge, errBodyTooLarge
+	}
+	return http.StatusOK, nil
+}
+
+var errBodyTooLarge = fmt.Errorf("%w: the request body is larger than 7 MiB", ErrTooLarge)
+
+// read reads the body and decodes its AdmissionReview; on failure it
+// returns the HTTP status that says why.
+func (h *Handler) read(w http.ResponseWriter, r *http.Request, a *jsonnode.Arena) (*review, int, error) {
 	buf := bodies.Get().(*bytes.Buffer)
 	defer putBody(buf)
-	if r.ContentLength > 0 && r.ContentLength <= MaxBodyBytes {
+	if r.ContentLength > 0 {
 		buf.Grow(int(r.ContentLength))
 	}
 	_, err := buf.ReadFrom(http.MaxBytesReader(w, r.Body, MaxBodyBytes))
 	var tooLarge *http.MaxBytesError
 	if errors.As(err, &tooLarge) {
-		return nil, http.StatusRequestEntityTooLarge, errors.New("request body is larger than the limit of 7 MiB")
+		return nil, http.StatusRequestEntityTooLarge, errBodyTooLarge
 	}
 	if err != nil {
 		return nil, http.StatusBadRequest, fmt.Errorf("reading the request body: %w", err)
 	}
 	// The parse copies what it keeps, so the buffer can go back.
 	review, err := decodeReview(a, buf.Bytes())
+	if errors.Is(err, ErrTooLarge) {
+		return nil, http.StatusRequestEntityTooLarge, err
+	}
 	if err != nil {
 		return nil, http.StatusBadRequest, err
 	}
@@ -99,17 +146,58 @@ func putBody(b *bytes.Buffer) {
 	}
 }
 
-func (h *Handler) fail(w http.ResponseWriter, r *http.Request, status int, err error, start time.Time) {
-	http.Error(w, err.Error(), status)
+// fail answers a request that gets no review back, and logs why; review is
+// the request's review when it was read.
+func (h *Handler) fail(w http.ResponseWriter, r *http.Request, review *review, status int, err error, start time.Time) {
+	msg := clipMessage(err.Error())
+	writeStatus(w, status, msg)
 	result := ResultBadRequest
-	if status >= 500 {
+	switch {
+	case status == http.StatusRequestEntityTooLarge || status == http.StatusServiceUnavailable:
+		result = ResultOverBudget
+	case status >= 500:
 		result = ResultError
 	}
-	h.Metrics.observe(result, nil, time.Since(start))
-	if h.Log != nil {
-		h.Log.LogAttrs(r.Context(), slog.LevelWarn, "request refused",
-			slog.Int("status", status), slog.String("error", err.Error()), slog.String("remote", r.RemoteAddr))
+	h.Metrics.observe(result, nil, false, time.Since(start))
+	if h.Log == nil {
+		return
 	}
+	attrs := []slog.Attr{slog.Int("status", status), slog.String("error", msg), slog.String("remote", r.RemoteAddr)}
+	if review != nil {
+		attrs = append(attrs, requestAttrs(&review.request)...)
+	}
+	h.Log.LogAttrs(r.Context(), slog.LevelWarn, "request refused", attrs...)
+}
+
+// writeStatus answers a request that gets no review back with a
+// Kubernetes Status, the body the API server reads a failed call's reason
+// from: "failed calling webhook ...: <message>", in its log and, with
+// failurePolicy Fail, to the user. Other clients read it as JSON.
+func writeStatus(w http.ResponseWriter, code int, msg string) {
+	reason := metav1.StatusReasonUnknown
+	switch code {
+	case http.StatusBadRequest:
+		reason = metav1.StatusReasonBadRequest
+	case http.StatusMethodNotAllowed:
+		reason = metav1.StatusReasonMethodNotAllowed
+	case http.StatusRequestEntityTooLarge:
+		reason = metav1.StatusReasonRequestEntityTooLarge
+	case http.StatusUnsupportedMediaType:
+		reason = metav1.StatusReasonUnsupportedMediaType
+	case http.StatusServiceUnavailable:
+		reason = metav1.StatusReasonServiceUnavailable
+	case http.StatusInternalServerError:
+		reason = metav1.StatusReasonInternalError
+	}
+	body, _ := json.Marshal(metav1.Status{
+		TypeMeta: metav1.TypeMeta{Kind: "Status", APIVersion: "v1"},
+		Status:   metav1.StatusFailure, Message: msg, Reason: reason, Code: int32(code),
+	})
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(code)
+	_, _ = w.Write(append(body, '\n'))
 }
 
 // The results requests are counted by.
@@ -120,6 +208,9 @@ const (
 	ResultUnchanged = "unchanged"
 	// ResultBadRequest: not an AdmissionReview, refused with a 4xx status.
 	ResultBadRequest = "bad_request"
+	// ResultOverBudget: over the limits of one review (413), or no room
+	// for it among the reviews in flight (503).
+	ResultOverBudget = "over_budget"
 	// ResultError: kmirror failed, with a 5xx status.
 	ResultError = "error"
 )
@@ -130,29 +221,16 @@ func (h *Handler) logReview(r *http.Request, req *admissionv1.AdmissionRequest, 
 	if h.Log == nil {
 		return
 	}
-	attrs := []slog.Attr{
-		slog.String("uid", string(req.UID)),
-		slog.String("kind", req.Kind.Kind),
-		slog.String("namespace", req.Namespace),
-		slog.String("name", req.Name),
-		slog.String("operation", string(req.Operation)),
-	}
-	if req.SubResource != "" {
-		attrs = append(attrs, slog.String("subresource", req.SubResource))
-	}
-	if req.DryRun != nil && *req.DryRun {
-		attrs = append(attrs, slog.Bool("dryRun", true))
-	}
-	attrs = append(attrs, slog.String("result", result))
+	attrs := append(requestAttrs(req), slog.String("result", result))
 	if mut != nil {
 		var changes []string
 		for i := range mut.Images {
 			if d := &mut.Images[i].Decision; d.Changed() {
-				changes = append(changes, mut.Images[i].Path.String()+": "+d.Image+" -> "+d.Result)
+				changes = append(changes, clip(mut.Images[i].Path.String(), maxEcho)+": "+clip(d.Image, maxEcho)+" -> "+clip(d.Result, maxEcho))
 			}
 		}
 		if changes != nil {
-			attrs = append(attrs, slog.Any("rewritten", changes))
+			attrs = append(attrs, slog.Any("rewritten", listed(changes)))
 		}
 		if len(mut.Warnings) > 0 {
 			attrs = append(attrs, slog.Any("warnings", mut.Warnings))
@@ -160,4 +238,26 @@ func (h *Handler) logReview(r *http.Request, req *admissionv1.AdmissionRequest, 
 	}
 	attrs = append(attrs, slog.Duration("took", took))
 	h.Log.LogAttrs(r.Context(), slog.LevelInfo, "review", attrs...)
+}
+
+// requestAttrs names a request in a log line: its uid, the kind,
+// namespace and name of its object, its operation. Each is clipped: before
+// validation, a name can be any length.
+func requestAttrs(req *admissionv1.AdmissionRequest) []slog.Attr {
+	// Room for what logReview adds.
+	attrs := make([]slog.Attr, 0, 12)
+	attrs = append(attrs,
+		slog.String("uid", clip(string(req.UID), maxEcho)),
+		slog.String("kind", clip(req.Kind.Kind, maxEcho)),
+		slog.String("namespace", clip(req.Namespace, maxEcho)),
+		slog.String("name", clip(req.Name, maxEcho)),
+		slog.String("operation", clip(string(req.Operation), maxEcho)),
+	)
+	if req.SubResource != "" {
+		attrs = append(attrs, slog.String("subresource", clip(req.SubResource, maxEcho)))
+	}
+	if req.DryRun != nil && *req.DryRun {
+		attrs = append(attrs, slog.Bool("dryRun", true))
+	}
+	return attrs
 }

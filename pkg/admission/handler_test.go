@@ -255,16 +255,23 @@ func TestHandlerCountsRequests(t *testing.T) {
 	pod := podJSON(t, samplePod)
 	h.review(t, reviewBody(t, "admission.k8s.io/v1", "CREATE", pod, nil, nil))
 	h.review(t, reviewBody(t, "admission.k8s.io/v1", "UPDATE", pod, pod, nil))
+	h.review(t, reviewBody(t, "admission.k8s.io/v1", "CREATE", podJSON(t, `{kind: Pod, metadata: {name: dry}, spec: {containers: [{name: a, image: nginx}]}}`), nil, map[string]any{"dryRun": true}))
 	h.post(t, []byte("{"), "application/json")
+	h.post(t, []byte("["+strings.Repeat("0,", MaxValues)+"0]"), "application/json")
 	want := map[string]float64{
-		`kmirror_admission_requests_total{result="patched"}`:          1,
-		`kmirror_admission_requests_total{result="unchanged"}`:        1,
-		`kmirror_admission_requests_total{result="bad_request"}`:      1,
-		`kmirror_admission_requests_total{result="error"}`:            0,
-		`kmirror_admission_images_rewritten_total{action="mirrored"}`: 3,
-		`kmirror_admission_images_rewritten_total{action="escaped"}`:  1,
-		`kmirror_admission_request_duration_seconds_count`:            3,
-		`kmirror_tls_certificate_expiry_timestamp_seconds`:            0,
+		`kmirror_admission_requests_total{result="patched"}`:                          2,
+		`kmirror_admission_requests_total{result="unchanged"}`:                        1,
+		`kmirror_admission_requests_total{result="bad_request"}`:                      1,
+		`kmirror_admission_requests_total{result="over_budget"}`:                      1,
+		`kmirror_admission_requests_total{result="error"}`:                            0,
+		`kmirror_admission_images_rewritten_total{action="mirrored",dry_run="false"}`: 3,
+		`kmirror_admission_images_rewritten_total{action="escaped",dry_run="false"}`:  1,
+		`kmirror_admission_images_rewritten_total{action="mirrored",dry_run="true"}`:  1,
+		`kmirror_admission_images_rewritten_total{action="escaped",dry_run="true"}`:   0,
+		`kmirror_admission_request_duration_seconds_count`:                            5,
+		`kmirror_tls_certificate_expiry_timestamp_seconds`:                            0,
+		`kmirror_tls_certificate_reload_failures_total`:                               0,
+		`kmirror_tls_handshake_errors_total`:                                          0,
 	}
 	got := gather(t, h.Metrics)
 	for k := range got {
@@ -288,9 +295,13 @@ func gather(t *testing.T, m *Metrics) map[string]float64 {
 	out := map[string]float64{}
 	for _, f := range families {
 		for _, metric := range f.GetMetric() {
-			name := f.GetName()
+			var labels []string
 			for _, l := range metric.GetLabel() {
-				name += "{" + l.GetName() + `="` + l.GetValue() + `"}`
+				labels = append(labels, l.GetName()+`="`+l.GetValue()+`"`)
+			}
+			name := f.GetName()
+			if labels != nil {
+				name += "{" + strings.Join(labels, ",") + "}"
 			}
 			switch {
 			case metric.GetCounter() != nil:
@@ -314,8 +325,9 @@ func mustMutate(t *testing.T, h *Handler, object, old []byte) *Mutation {
 	return m
 }
 
-// FuzzHandler sends arbitrary bodies: the handler never panics, answers 200
-// or 400, and a patch it gives applies to the object it was given.
+// FuzzHandler sends arbitrary bodies: the handler never panics, answers
+// 200, 400 or 413, repeats no more than a few hundred bytes of what it was
+// sent, and a patch it gives applies to the object it was given.
 func FuzzHandler(f *testing.F) {
 	t := &testing.T{}
 	pod := podJSON(t, samplePod)
@@ -323,6 +335,15 @@ func FuzzHandler(f *testing.F) {
 	f.Add(reviewBody(t, "admission.k8s.io/v1beta1", "UPDATE", pod, podJSON(t, `{kind: Pod, spec: {containers: [{name: app, image: nginx}]}}`), nil))
 	f.Add([]byte(`{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":"u","operation":"CREATE","object":{"items":[{"spec":{"containers":[{"image":"direct.to/a"}]}}],"kind":"List"}}}`))
 	f.Add([]byte(`{}`))
+	// The findings of the Trust issue, small: a long invalid image, a long
+	// name and kind, a record that escaping is off would ignore, values
+	// and depth over the limits.
+	long := strings.Repeat("A", 4096)
+	f.Add(reviewBody(t, "admission.k8s.io/v1", "CREATE", []byte(containersJSON(2, func(int) string { return long })), nil, map[string]any{"name": long}))
+	f.Add([]byte(`{"apiVersion":"admission.k8s.io/v1","kind":"` + long + `"}`))
+	f.Add(reviewBody(t, "admission.k8s.io/v1", "CREATE", podJSON(t, `{kind: Pod, metadata: {name: p, annotations: {kmirror.dev/escaped: '{"containers/a":"nginx"}'}}, spec: {containers: [{name: a, image: nginx}]}}`), nil, nil))
+	f.Add(reviewBody(t, "admission.k8s.io/v1", "CREATE", []byte(`{"kind":"Pod","x":[`+strings.Repeat("0,", MaxValues)+`0]}`), nil, nil))
+	f.Add(reviewBody(t, "admission.k8s.io/v1", "CREATE", []byte(strings.Repeat(`{"a":`, MaxDepth)+"0"+strings.Repeat("}", MaxDepth)), nil, nil))
 	eng, err := rules.Load("")
 	if err != nil {
 		f.Fatal(err)
@@ -333,7 +354,10 @@ func FuzzHandler(f *testing.F) {
 		r.Header.Set("Content-Type", "application/json")
 		w := httptest.NewRecorder()
 		h.ServeHTTP(w, r)
-		if w.Code == http.StatusBadRequest {
+		if w.Code == http.StatusBadRequest || w.Code == http.StatusRequestEntityTooLarge {
+			if w.Body.Len() > 1<<10 {
+				t.Fatalf("status %d with %d bytes: %.300q", w.Code, w.Body.Len(), w.Body)
+			}
 			return
 		}
 		if w.Code != http.StatusOK {
@@ -342,6 +366,14 @@ func FuzzHandler(f *testing.F) {
 		var a reviewAnswer
 		if err := json.Unmarshal(w.Body.Bytes(), &a); err != nil {
 			t.Fatalf("answer %s: %v", w.Body, err)
+		}
+		if len(a.Response.Warnings) > maxListed+1 {
+			t.Fatalf("%d warnings", len(a.Response.Warnings))
+		}
+		for _, warning := range a.Response.Warnings {
+			if len(warning) > maxMessage+len("…") {
+				t.Fatalf("a warning of %d bytes: %.300q", len(warning), warning)
+			}
 		}
 		if a.Response.Patch == nil {
 			return

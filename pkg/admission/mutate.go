@@ -46,7 +46,8 @@ type Mutation struct {
 	// Images lists every image field of the object, in document order.
 	Images []Image
 	// Warnings are for the user who sent the object: images that are not
-	// valid references.
+	// valid references. There are at most 11: ten, and one that counts
+	// the others; each is at most 512 bytes, the images in it cut short.
 	Warnings []string
 	ops      []patchOp
 }
@@ -82,7 +83,8 @@ type patchOp struct {
 var ErrObject = errors.New("reading the object")
 
 // Mutate decides every image of object, a JSON object, with eng. old is the
-// object before an UPDATE, or nil.
+// object before an UPDATE, or nil. It applies the webhook's limits: an
+// object over them is an error that wraps ErrTooLarge.
 func Mutate(eng *mirror.Engine, object, old []byte) (*Mutation, error) {
 	root, err := parseObject(object)
 	if err != nil {
@@ -94,45 +96,50 @@ func Mutate(eng *mirror.Engine, object, old []byte) (*Mutation, error) {
 			return nil, fmt.Errorf("%w: the old object: %w", ErrObject, err)
 		}
 	}
-	return mutate(eng.Decide, manifest.WalkOf(eng), root, oldRoot), nil
+	c := newDecisions(eng)
+	return mutate(c.decide, c.walk, c.escaping, root, oldRoot)
 }
 
-// mutate decides every image of the object root that wk finds with
-// decide, which is Engine.Decide or remembers its answers; old is the
-// object before an UPDATE, or nil.
-func mutate(decide func(string) mirror.Decision, wk *manifest.Walk, root, old *yaml.Node) *Mutation {
+// mutate decides every image of the object root with decide, the decide
+// of a decisions; old is the object before an UPDATE, or nil. escaping says that the rules escape images: when they
+// do not, the escape annotation is neither read nor written.
+func mutate(decide func(string) mirror.Decision, wk *manifest.Walk, escaping bool, root, old *yaml.Node) (*Mutation, error) {
 	var before map[containerKey]string
 	if old != nil {
-		before = map[containerKey]string{}
-		// An old object the walk refuses has no images to compare with.
-		oldFields, _ := wk.Images(old)
-		for _, f := range oldFields {
+		fields, err := imageFields(wk, old, "old object")
+		if err != nil && errors.Is(err, ErrTooLarge) {
+			return nil, err
+		}
+		// An old object the walk refuses otherwise has no images to
+		// compare with.
+		before = make(map[containerKey]string, len(fields))
+		for _, f := range fields {
 			before[keyOf(f)] = f.Value()
 		}
 	}
-	fields, err := wk.Images(root)
+	fields, err := imageFields(wk, root, "object")
+	if errors.Is(err, ErrTooLarge) {
+		return nil, err
+	}
 	m := &Mutation{Images: make([]Image, 0, len(fields))}
 	if err != nil {
-		m.Warnings = append(m.Warnings, fmt.Sprintf("kmirror: %v; no image rewritten", err))
-		return m
+		m.Warnings = append(m.Warnings, clipMessage(fmt.Sprintf("kmirror: %v; no image rewritten", err)))
+		return m, nil
 	}
 	if isMirrorPod(root) {
 		for _, f := range fields {
 			img := f.Value()
 			m.Images = append(m.Images, Image{Field: f, Decision: mirror.Decision{Image: img, Result: img, Action: mirror.NoRule}, Kept: MirrorPod})
 		}
-		return m
+		return m, nil
 	}
-	mem := newMemory(root)
+	mem := newMemory(root, escaping)
+	ptrs := &pointers{root: root}
 	for _, f := range fields {
 		img := f.Value()
 		d := mirror.Decision{Image: img, Result: img, Action: mirror.NoRule}
 		kept := Decided
-		var prev string
-		var ok bool
-		if before != nil {
-			prev, ok = before[keyOf(f)]
-		}
+		prev, ok := before[keyOf(f)]
 		switch {
 		case f.NotString == nil && ok && prev == img:
 			kept = SameAsOld
@@ -142,10 +149,10 @@ func mutate(decide func(string) mirror.Decision, wk *manifest.Walk, root, old *y
 			d = f.Decide(decide)
 		}
 		if d.Action == mirror.Invalid {
-			m.Warnings = append(m.Warnings, fmt.Sprintf("kmirror: %s: %v; left unchanged", f.Path, d.Err))
+			m.Warnings = append(m.Warnings, clipMessage(fmt.Sprintf("kmirror: %s: %v; left unchanged", f.Path, d.Err)))
 		}
 		if d.Changed() {
-			if at, err := pointer(root, f.Path); err != nil {
+			if at, err := ptrs.of(f); err != nil {
 				m.Warnings = append(m.Warnings, fmt.Sprintf("kmirror: %s: %v; left unchanged", f.Path, err))
 				d.Result = d.Image
 			} else {
@@ -155,17 +162,40 @@ func mutate(decide func(string) mirror.Decision, wk *manifest.Walk, root, old *y
 		mem.keep(f, d)
 		m.Images = append(m.Images, Image{Field: f, Decision: d, Kept: kept})
 	}
+	m.Warnings = append(m.Warnings, mem.warnings...)
 	ops, err := mem.ops()
 	if err != nil {
 		m.Warnings = append(m.Warnings, fmt.Sprintf("kmirror: cannot record the escaped images in %s: %v", EscapedAnnotation, err))
 	}
 	m.ops = append(m.ops, ops...)
-	return m
+	m.Warnings = listed(m.Warnings)
+	return m, nil
 }
 
-// parseObject parses a JSON object into the node tree the walk reads.
+// imageFields returns the image fields of the object n, what names, or an
+// error that wraps ErrTooLarge when there are too many or a path is too
+// long.
+func imageFields(wk *manifest.Walk, n *yaml.Node, what string) ([]manifest.Field, error) {
+	if err := checkImages(n, what); err != nil {
+		return nil, err
+	}
+	fields, err := wk.Images(n)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkPaths(fields, what); err != nil {
+		return nil, err
+	}
+	return fields, nil
+}
+
+// parseObject parses a JSON object into the node tree the walk reads,
+// within the limits of a review.
 func parseObject(data []byte) (*yaml.Node, error) {
-	n, err := jsonnode.Parse(data)
+	n, err := (&jsonnode.Arena{MaxNodes: MaxValues, MaxDepth: MaxDepth}).Parse(data)
+	if errors.Is(err, jsonnode.ErrTooManyNodes) || errors.Is(err, jsonnode.ErrTooDeep) {
+		return nil, fmt.Errorf("%w: %w", ErrTooLarge, err)
+	}
 	if err != nil {
 		return nil, err
 	}

@@ -316,3 +316,39 @@ func decode(t *testing.T, b []byte) any {
 	}
 	return v
 }
+
+// TestPointersArePointer holds the pointers that remember their lists to
+// pointer, which reads the whole path each time.
+func TestPointersArePointer(t *testing.T) {
+	for _, doc := range []string{
+		string(podJSON(t, samplePod)),
+		`{"kind":"List","items":[{"spec":{"containers":[{"image":"a"},{"image":"b"}]}},{"spec":{"containers":[{"image":"c"}]}}]}`,
+		`{"kind":"Pod","spec":{"containers":[{"image":"a"}],"containers":[{"image":"b"}]}}`,
+		`{"kind":"Pod","spec":"","spec":{"containers":[{"image":"a"}]}}`,
+		`{"kind":"Pod","spec":{"containers":[{"image":"a","image":"b"}],"volumes":[{"image":{"reference":"v"}}]}}`,
+		`{"kind":"X","a/b":{"~":{"containers":[{"name":"x","image":"a"},{"name":"y","image":"b"}],"initContainers":[{"image":"c"}]}}}`,
+	} {
+		root, err := jsonnode.Parse([]byte(doc))
+		if err != nil {
+			t.Fatal(err)
+		}
+		ptrs := &pointers{root: root}
+		fields, err := manifest.Images(root)
+		if err != nil {
+			// The walk refuses a key written twice; no pointer is asked for.
+			var dup *manifest.DuplicateKeyError
+			if !errors.As(err, &dup) {
+				t.Fatal(err)
+			}
+			continue
+		}
+		for range 2 {
+			for _, f := range fields {
+				want, wantErr := pointer(root, f.Path)
+				if got, err := ptrs.of(f); got != want || !errors.Is(err, wantErr) {
+					t.Errorf("%s: %s: pointers give %q, %v; pointer %q, %v", doc, f.Path, got, err, want, wantErr)
+				}
+			}
+		}
+	}
+}

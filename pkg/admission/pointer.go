@@ -2,6 +2,7 @@ package admission
 
 import (
 	"errors"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -22,6 +23,12 @@ var errRepeatedKey = errors.New("the object repeats a key on the path to this fi
 // It also builds no strings.Replacer per element, as Path.Pointer does:
 // the webhook formats several pointers per image.
 func pointer(root *yaml.Node, p manifest.Path) (string, error) {
+	s, _, err := pointerNode(root, p)
+	return s, err
+}
+
+// pointerNode returns the pointer of pointer, and the node at p or nil.
+func pointerNode(root *yaml.Node, p manifest.Path) (string, *yaml.Node, error) {
 	var b strings.Builder
 	n := root
 	for _, e := range p {
@@ -41,11 +48,46 @@ func pointer(root *yaml.Node, p manifest.Path) (string, error) {
 		}
 		v, repeated := childOnce(n, e.Key)
 		if repeated {
-			return "", errRepeatedKey
+			return "", nil, errRepeatedKey
 		}
 		n = v
 	}
-	return b.String(), nil
+	return b.String(), n, nil
+}
+
+// pointers formats the JSON pointers of the image fields of one object, in
+// the order of the walk. It remembers the pointer and the node of the last
+// list of a pod spec, so that the keys before a list are read once, not
+// once for each of its images: the images of a list come one after the
+// other.
+type pointers struct {
+	root *yaml.Node
+	// list is the path of the last list; at, node and err what
+	// pointerNode said of it.
+	list manifest.Path
+	at   string
+	node *yaml.Node
+	err  error
+}
+
+// of returns pointer(root, f.Path).
+func (p *pointers) of(f manifest.Field) (string, error) {
+	spec, ok := specPath(f)
+	if !ok {
+		return pointer(p.root, f.Path)
+	}
+	if list := f.Path[:len(spec)+1]; p.list == nil || !slices.Equal(list, p.list) {
+		p.list = list
+		p.at, p.node, p.err = pointerNode(p.root, list)
+	}
+	if p.err != nil {
+		return "", p.err
+	}
+	rest, err := pointer(p.node, f.Path[len(p.list):])
+	if err != nil {
+		return "", err
+	}
+	return p.at + rest, nil
 }
 
 // childOnce returns the value of key in mapping n, or nil, and whether the

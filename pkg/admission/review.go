@@ -11,8 +11,6 @@ import (
 	"sigs.k8s.io/kustomize/kyaml/yaml"
 
 	"kmirror.dev/kmirror/pkg/jsonnode"
-	"kmirror.dev/kmirror/pkg/manifest"
-	"kmirror.dev/kmirror/pkg/mirror"
 )
 
 // The AdmissionReview versions the webhook answers. Their requests and
@@ -42,15 +40,29 @@ type review struct {
 	// request has the fields the webhook reads, and no objects.
 	request           admissionv1.AdmissionRequest
 	object, oldObject *yaml.Node
+	// size is the length of the body; values bounds its JSON values, and
+	// the nodes the parse allocated, and images its keys named image, for
+	// the budget.
+	size           int
+	values, images int64
 }
+
+// maxUIDBytes bounds request.uid, which the answer must repeat: the API
+// server sends a UUID.
+const maxUIDBytes = 128
 
 // decodeReview reads an AdmissionReview request, with nodes from a.
 func decodeReview(a *jsonnode.Arena, body []byte) (*review, error) {
 	root, err := a.Parse(body)
-	if err != nil {
+	switch {
+	case errors.Is(err, jsonnode.ErrTooManyNodes):
+		return nil, fmt.Errorf("%w: more than %d JSON values", ErrTooLarge, MaxValues)
+	case errors.Is(err, jsonnode.ErrTooDeep):
+		return nil, fmt.Errorf("%w: nested more than %d levels deep", ErrTooLarge, MaxDepth)
+	case err != nil:
 		return nil, &RequestError{fmt.Errorf("malformed JSON: %w", err)}
 	}
-	r := &review{}
+	r := &review{size: len(body), values: valuesBound(body), images: imagesBound(body)}
 	d := &fieldReader{}
 	r.apiVersion = d.str(root, "apiVersion")
 	kind := d.str(root, "kind")
@@ -58,7 +70,7 @@ func decodeReview(a *jsonnode.Arena, body []byte) (*review, error) {
 		return nil, &RequestError{d.err}
 	}
 	if !reviewVersions[r.apiVersion] || kind != "AdmissionReview" {
-		return nil, &RequestError{fmt.Errorf("want kind AdmissionReview of admission.k8s.io/v1 or v1beta1, got kind %q of %q", kind, r.apiVersion)}
+		return nil, &RequestError{fmt.Errorf("want kind AdmissionReview of admission.k8s.io/v1 or v1beta1, got kind %q of %q", clip(kind, maxEcho), clip(r.apiVersion, maxEcho))}
 	}
 	req := d.object(root, "request")
 	if d.err != nil {
@@ -79,8 +91,12 @@ func decodeReview(a *jsonnode.Arena, body []byte) (*review, error) {
 	q.DryRun = d.boolean(req, "dryRun")
 	r.object = d.object(req, "object")
 	r.oldObject = d.object(req, "oldObject")
-	if d.err == nil && q.UID == "" {
+	switch {
+	case d.err != nil:
+	case q.UID == "":
 		d.err = errors.New("request.uid: missing")
+	case len(q.UID) > maxUIDBytes:
+		d.err = fmt.Errorf("request.uid: longer than %d bytes", maxUIDBytes)
 	}
 	if d.err != nil {
 		return nil, &RequestError{d.err}
@@ -155,22 +171,26 @@ func (d *fieldReader) gvr(n *yaml.Node, key string) metav1.GroupVersionResource 
 
 // respond answers one admission request, and returns the mutation it is
 // based on, nil when the request was not looked at: an operation other than
-// CREATE and UPDATE, or no object.
-func respond(decide func(string) mirror.Decision, wk *manifest.Walk, r *review) (*admissionv1.AdmissionResponse, *Mutation) {
+// CREATE and UPDATE, or no object. An object over the limits is an error
+// that wraps ErrTooLarge.
+func respond(c *decisions, r *review) (*admissionv1.AdmissionResponse, *Mutation, error) {
 	req := &r.request
 	resp := &admissionv1.AdmissionResponse{UID: req.UID, Allowed: true}
 	if req.Operation != admissionv1.Create && req.Operation != admissionv1.Update || r.object == nil {
-		return resp, nil
+		return resp, nil, nil
 	}
 	var old *yaml.Node
 	if req.Operation == admissionv1.Update {
 		old = r.oldObject
 	}
-	mut := mutate(decide, wk, r.object, old)
+	mut, err := mutate(c.decide, c.walk, c.escaping, r.object, old)
+	if err != nil {
+		return nil, nil, err
+	}
 	resp.Warnings = mut.Warnings
 	if patch := mut.Patch(); patch != nil {
 		pt := admissionv1.PatchTypeJSONPatch
 		resp.Patch, resp.PatchType = patch, &pt
 	}
-	return resp, mut
+	return resp, mut, nil
 }

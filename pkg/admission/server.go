@@ -5,10 +5,13 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	stdlog "log"
 	"log/slog"
 	"net"
 	"net/http"
+	"path"
 	"runtime/debug"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -33,14 +36,20 @@ type Server struct {
 	ShutdownDelay time.Duration
 	// ShutdownTimeout bounds the wait for requests in flight; 0 means 15s.
 	ShutdownTimeout time.Duration
+	// Abort, when it is closed during the shutdown, ends it at once: the
+	// second SIGTERM or Ctrl-C.
+	Abort <-chan struct{}
 
 	stopping atomic.Bool
+	// inFlight counts the requests being served.
+	inFlight atomic.Int64
 }
 
 // Serve serves the webhook on ln and, when metricsLn is not nil, metrics in
 // plain HTTP on metricsLn, until ctx is done. It then fails /readyz, waits
 // ShutdownDelay, stops accepting connections and waits for the requests in
-// flight. It returns nil after a clean drain.
+// flight. It returns nil after a clean drain, and an error when it cut the
+// drain short, at ShutdownTimeout or when Abort was closed.
 func (s *Server) Serve(ctx context.Context, ln, metricsLn net.Listener) error {
 	log := s.Log
 	if log == nil {
@@ -81,12 +90,25 @@ func (s *Server) Serve(ctx context.Context, ln, metricsLn net.Listener) error {
 	return s.shutdown(log, servers)
 }
 
+// CipherSuites are the TLS 1.2 cipher suites the webhook offers: ECDHE
+// with an AEAD cipher, as the Kubernetes API server recommends; no CBC,
+// no SHA-1, no RSA key exchange. TLS 1.3 has only such suites.
+var CipherSuites = []uint16{
+	tls.TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,
+	tls.TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,
+	tls.TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384,
+	tls.TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384,
+	tls.TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256,
+	tls.TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256,
+}
+
 // webhookServer returns the server of the TLS listener.
 func (s *Server) webhookServer(log *slog.Logger) *http.Server {
 	return &http.Server{
 		Handler: s.routes(log),
 		TLSConfig: &tls.Config{
 			MinVersion:     tls.VersionTLS12,
+			CipherSuites:   CipherSuites,
 			GetCertificate: s.Certs.GetCertificate,
 		},
 		ReadHeaderTimeout: 10 * time.Second,
@@ -95,14 +117,37 @@ func (s *Server) webhookServer(log *slog.Logger) *http.Server {
 		WriteTimeout:   30 * time.Second,
 		IdleTimeout:    120 * time.Second,
 		MaxHeaderBytes: 64 << 10,
-		ErrorLog:       slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+		ErrorLog:       stdlog.New(serverErrors{log, s.Metrics}, "", 0),
 	}
+}
+
+// serverErrors is the error log of the http.Server. A TLS handshake that
+// fails is logged at debug level and counted: every port scan, load
+// balancer probe and client that gives up makes one, and anyone who can
+// reach the port could fill the log with them. Other errors are warnings.
+type serverErrors struct {
+	log     *slog.Logger
+	metrics *Metrics
+}
+
+func (e serverErrors) Write(p []byte) (int, error) {
+	msg := clipMessage(strings.TrimSuffix(string(p), "\n"))
+	if strings.HasPrefix(msg, "http: TLS handshake error") {
+		e.metrics.handshakeFailed()
+		e.log.Debug(msg)
+	} else {
+		e.log.Warn(msg)
+	}
+	return len(p), nil
 }
 
 func (s *Server) shutdown(log *slog.Logger, servers []*http.Server) error {
 	s.stopping.Store(true)
 	log.Info("shutting down", "delay", s.ShutdownDelay)
-	time.Sleep(s.ShutdownDelay)
+	select {
+	case <-time.After(s.ShutdownDelay):
+	case <-s.Abort:
+	}
 	timeout := s.ShutdownTimeout
 	if timeout == 0 {
 		timeout = 15 * time.Second
@@ -110,6 +155,13 @@ func (s *Server) shutdown(log *slog.Logger, servers []*http.Server) error {
 	// A fresh context: the one that was cancelled would abort the drain.
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
+	go func() {
+		select {
+		case <-s.Abort:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
 	var errs []error
 	for _, srv := range servers {
 		if err := srv.Shutdown(ctx); err != nil {
@@ -117,15 +169,41 @@ func (s *Server) shutdown(log *slog.Logger, servers []*http.Server) error {
 		}
 	}
 	if err := errors.Join(errs...); err != nil {
-		return fmt.Errorf("draining requests: %w", err)
+		why := fmt.Sprintf("after %s", timeout)
+		if isClosed(s.Abort) {
+			why = "on a second signal"
+		}
+		cut := s.inFlight.Load()
+		for _, srv := range servers {
+			srv.Close()
+		}
+		log.Error("stopped without finishing the requests in flight", "cut", cut, "why", why)
+		return fmt.Errorf("draining requests: stopped %s, cutting %d requests in flight", why, cut)
 	}
 	log.Info("stopped")
 	return nil
 }
 
+// isClosed reports whether ch is closed; a nil ch is not.
+func isClosed(ch <-chan struct{}) bool {
+	select {
+	case <-ch:
+		return true
+	default:
+		return false
+	}
+}
+
+// routes serves /mutate, /healthz and /readyz, and 404 for any other path.
+// A path that is not clean ("//mutate") is not redirected: the API server
+// would not follow, and the redirect repeats the path sent.
 func (s *Server) routes(log *slog.Logger) http.Handler {
 	mux := http.NewServeMux()
-	mux.Handle("/mutate", s.Mutate)
+	mux.Handle("/mutate", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.inFlight.Add(1)
+		defer s.inFlight.Add(-1)
+		s.Mutate.ServeHTTP(w, r)
+	}))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		_, _ = w.Write([]byte("ok\n"))
 	})
@@ -136,7 +214,14 @@ func (s *Server) routes(log *slog.Logger) http.Handler {
 		}
 		_, _ = w.Write([]byte("ok\n"))
 	})
-	return recoverer(mux, log, s.Metrics)
+	clean := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if p := r.URL.Path; p == "" || p[0] != '/' || path.Clean(p) != p {
+			http.NotFound(w, r)
+			return
+		}
+		mux.ServeHTTP(w, r)
+	})
+	return recoverer(clean, log, s.Metrics)
 }
 
 func (s *Server) metricsRoutes() http.Handler {
@@ -161,8 +246,8 @@ func recoverer(h http.Handler, log *slog.Logger, m *Metrics) http.Handler {
 				panic(v)
 			}
 			log.Error("panic serving a request", "path", r.URL.Path, "panic", fmt.Sprint(v), "stack", string(debug.Stack()))
-			m.observe(ResultError, nil, time.Since(start))
-			http.Error(w, "internal error", http.StatusInternalServerError)
+			m.observe(ResultError, nil, false, time.Since(start))
+			writeStatus(w, http.StatusInternalServerError, "internal error")
 		}()
 		h.ServeHTTP(w, r)
 	})

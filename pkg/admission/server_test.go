@@ -176,7 +176,7 @@ func TestServerLimitsHeaders(t *testing.T) {
 func TestServerRecoversFromAPanic(t *testing.T) {
 	ts := startServer(t, http.HandlerFunc(func(http.ResponseWriter, *http.Request) { panic("boom") }), nil)
 	for range 2 {
-		if code, body := ts.postReview(t, []byte(`{}`)); code != http.StatusInternalServerError || body != "internal error\n" {
+		if code, body := ts.postReview(t, []byte(`{}`)); code != http.StatusInternalServerError || !strings.Contains(body, `"message":"internal error"`) {
 			t.Errorf("after a panic: %d %q, want 500", code, body)
 		}
 	}
@@ -281,3 +281,143 @@ func (r *statusRecorder) Write(b []byte) (int, error) {
 }
 
 func (r *statusRecorder) WriteHeader(code int) { r.code = code }
+
+// TestServerOffersAEADSuitesOnly: TLS 1.2 offered CBC suites with SHA-1.
+func TestServerOffersAEADSuitesOnly(t *testing.T) {
+	ts := startServer(t, newTestHandler(t), nil)
+	addr := strings.TrimPrefix(ts.url, "https://")
+	for _, tc := range []struct {
+		suite uint16
+		ok    bool
+	}{
+		{tls.TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256, true},
+		{tls.TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256, true},
+		{tls.TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA, false},
+		{tls.TLS_ECDHE_ECDSA_WITH_AES_256_CBC_SHA, false},
+		{tls.TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA256, false},
+	} {
+		conn, err := tls.Dial("tcp", addr, &tls.Config{RootCAs: ts.roots, MaxVersion: tls.VersionTLS12, CipherSuites: []uint16{tc.suite}})
+		if err == nil {
+			conn.Close()
+		}
+		if (err == nil) != tc.ok {
+			t.Errorf("TLS 1.2 with %s: error %v, want a handshake %v", tls.CipherSuiteName(tc.suite), err, tc.ok)
+		}
+	}
+	conn, err := tls.Dial("tcp", addr, &tls.Config{RootCAs: ts.roots, MinVersion: tls.VersionTLS13})
+	if err != nil {
+		t.Fatalf("TLS 1.3: %v", err)
+	}
+	conn.Close()
+}
+
+// TestServerDoesNotRedirect: POST //mutate got a 307 to /mutate.
+func TestServerDoesNotRedirect(t *testing.T) {
+	ts := startServer(t, newTestHandler(t), nil)
+	ts.client.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	for _, path := range []string{"//mutate", "/mutate/", "/./mutate", "/x/../mutate", "//healthz"} {
+		resp, err := ts.client.Post(ts.url+path, "application/json", strings.NewReader("{}"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusNotFound || resp.Header.Get("Location") != "" {
+			t.Errorf("POST %s: %d to %q, want 404", path, resp.StatusCode, resp.Header.Get("Location"))
+		}
+	}
+}
+
+// TestServerLogsFailedHandshakesAtDebugLevel: every aborted handshake
+// logged a warning.
+func TestServerLogsFailedHandshakesAtDebugLevel(t *testing.T) {
+	ts := startServer(t, newTestHandler(t), nil)
+	for range 3 {
+		conn, err := net.Dial("tcp", strings.TrimPrefix(ts.url, "https://"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, _ = conn.Write([]byte("GET / HTTP/1.1\r\n\r\n"))
+		_, _ = io.ReadAll(conn)
+		conn.Close()
+	}
+	metric := "kmirror_tls_handshake_errors_total 3"
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		if _, body := ts.get(t, ts.metricsURL+"/metrics"); strings.Contains(body, metric) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no %s in the metrics", metric)
+		}
+	}
+	if logs := ts.logs.String(); strings.Contains(logs, "handshake") {
+		t.Errorf("failed handshakes logged at info level or above:\n%s", logs)
+	}
+}
+
+// TestServerCutsTheRequestsLeftAfterTheDrain: the requests still in flight
+// when the drain times out are cut, and Serve says so.
+func TestServerCutsTheRequestsLeftAfterTheDrain(t *testing.T) {
+	entered := make(chan struct{})
+	stuck := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		close(entered)
+		<-r.Context().Done()
+	})
+	ts := startServer(t, stuck, func(s *Server) { s.ShutdownTimeout = 100 * time.Millisecond })
+	failed := make(chan error, 1)
+	go func() {
+		resp, err := ts.client.Post(ts.url+"/mutate", "application/json", strings.NewReader("{}"))
+		if err == nil {
+			resp.Body.Close()
+		}
+		failed <- err
+	}()
+	<-entered
+	ts.stop()
+	err := <-ts.done
+	ts.done <- nil // for the cleanup
+	if err == nil || !strings.Contains(err.Error(), "cutting 1 requests in flight") {
+		t.Errorf("Serve: %v, want an error that counts the requests cut", err)
+	}
+	select {
+	case err := <-failed:
+		if err == nil {
+			t.Error("the request cut got an answer")
+		}
+	case <-time.After(10 * time.Second):
+		t.Error("the request in flight was left open")
+	}
+}
+
+// TestServerAbortsTheDrain: a second SIGTERM during the drain did nothing.
+func TestServerAbortsTheDrain(t *testing.T) {
+	entered := make(chan struct{})
+	stuck := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		close(entered)
+		<-r.Context().Done()
+	})
+	abort := make(chan struct{})
+	ts := startServer(t, stuck, func(s *Server) { s.Abort, s.ShutdownDelay = abort, time.Minute })
+	go func() {
+		resp, err := ts.client.Post(ts.url+"/mutate", "application/json", strings.NewReader("{}"))
+		if err == nil {
+			resp.Body.Close()
+		}
+	}()
+	<-entered
+	ts.stop()
+	select {
+	case err := <-ts.done:
+		t.Fatalf("Serve returned before the abort: %v", err)
+	case <-time.After(100 * time.Millisecond):
+	}
+	close(abort)
+	select {
+	case err := <-ts.done:
+		if err == nil || !strings.Contains(err.Error(), "on a second signal, cutting 1 requests") {
+			t.Errorf("Serve: %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Serve did not return after the abort")
+	}
+	ts.done <- nil
+}

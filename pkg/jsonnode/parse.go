@@ -1,6 +1,7 @@
 package jsonnode
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 	"sync"
@@ -18,10 +19,25 @@ func Parse(data []byte) (*yaml.Node, error) {
 // at thousands of requests a second on a small heap, it would run hundreds
 // of times a second. The zero Arena is ready to use.
 type Arena struct {
+	// MaxNodes, when positive, bounds the nodes of a parse: a document
+	// with more fails with ErrTooManyNodes, having made no more than
+	// MaxNodes. A server sets it, as a JSON value costs a node of some
+	// 150 bytes however short the value is.
+	MaxNodes int
+	// MaxDepth, when positive, bounds the nesting of objects and arrays:
+	// a deeper document fails with ErrTooDeep.
+	MaxDepth int
+
 	nodes []yaml.Node
 	refs  []*yaml.Node
 	stack []*yaml.Node
 }
+
+// The errors of a parse that goes over an Arena's limits.
+var (
+	ErrTooManyNodes = errors.New("too many JSON values")
+	ErrTooDeep      = errors.New("nested too deeply")
+)
 
 var arenas = sync.Pool{New: func() any { return new(Arena) }}
 
@@ -43,8 +59,14 @@ func (a *Arena) Release() {
 // Parse parses data with nodes from a. The trees a made before are
 // overwritten.
 func (a *Arena) Parse(data []byte) (*yaml.Node, error) {
-	p := &jsonParser{data: string(data), line: 1}
+	p := &jsonParser{data: string(data), line: 1, maxNodes: a.MaxNodes, maxDepth: maxDepth}
+	if a.MaxDepth > 0 {
+		p.maxDepth = min(a.MaxDepth, maxDepth)
+	}
 	est := estimateNodes(p.data)
+	if a.MaxNodes > 0 {
+		est = min(est, a.MaxNodes)
+	}
 	if cap(a.nodes) < est {
 		a.nodes, a.refs = make([]yaml.Node, est), make([]*yaml.Node, est)
 	}
@@ -67,7 +89,7 @@ func (a *Arena) Parse(data []byte) (*yaml.Node, error) {
 // the first error, from the parser (a *SyntaxError) or from fn. Each tree
 // has nodes of its own.
 func ParseValues(data []byte, fn func(*yaml.Node) error) error {
-	p := &jsonParser{data: string(data), line: 1}
+	p := &jsonParser{data: string(data), line: 1, maxDepth: maxDepth}
 	for {
 		if p.space(); p.pos == len(p.data) {
 			return nil
@@ -97,13 +119,27 @@ type jsonParser struct {
 	// allocated in batches.
 	slab []yaml.Node
 	refs []*yaml.Node
+	// maxNodes, when positive, and maxDepth are the limits of the parse;
+	// made counts the nodes made.
+	maxNodes, maxDepth, made int
 }
 
-// SyntaxError is JSON that does not parse, with where.
+// SyntaxError is JSON that does not parse, or goes over a limit, with
+// where.
 type SyntaxError struct {
 	// Offset counts bytes from 0; Line counts lines from 1.
 	Offset, Line int
 	Msg          string
+	// Err is ErrTooManyNodes or ErrTooDeep for a limit, else nil.
+	Err error
+}
+
+// Unwrap returns the limit gone over, if any.
+func (e *SyntaxError) Unwrap() error { return e.Err }
+
+// over is the error of a parse that goes over the limit err.
+func (p *jsonParser) over(err error, detail string) error {
+	return &SyntaxError{Offset: p.pos, Line: p.line, Msg: err.Error() + ": " + detail, Err: err}
 }
 
 func (e *SyntaxError) Error() string {
@@ -184,10 +220,13 @@ func (p *jsonParser) scalarOrContainer(depth int) (*yaml.Node, error) {
 	if p.pos >= len(p.data) {
 		return nil, p.errEnd()
 	}
+	if p.made++; p.maxNodes > 0 && p.made > p.maxNodes {
+		return nil, p.over(ErrTooManyNodes, fmt.Sprintf("more than %d", p.maxNodes))
+	}
 	switch c := p.data[p.pos]; {
 	case c == '{' || c == '[':
-		if depth >= maxDepth {
-			return nil, p.errorf("nested too deeply")
+		if depth >= p.maxDepth {
+			return nil, p.over(ErrTooDeep, fmt.Sprintf("more than %d levels", p.maxDepth))
 		}
 		return p.container(depth + 1)
 	case c == '"':

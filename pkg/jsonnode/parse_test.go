@@ -3,7 +3,9 @@ package jsonnode
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -182,5 +184,50 @@ func TestPlainASCII(t *testing.T) {
 				t.Errorf("byte %#x at %d: %v, want %v", c, at, got, want)
 			}
 		}
+	}
+}
+
+func TestArenaLimits(t *testing.T) {
+	for _, tc := range []struct {
+		name               string
+		doc                string
+		maxNodes, maxDepth int
+		want               error
+	}{
+		{"values at the limit", `[1,[2,3],{"a":4}]`, 8, 0, nil},
+		{"one value over", `[1,[2,3],{"a":4}]`, 7, 0, ErrTooManyNodes},
+		{"a key counts", `{"a":1}`, 2, 0, ErrTooManyNodes},
+		{"empty strings count", `["","",""]`, 3, 0, ErrTooManyNodes},
+		{"depth at the limit", `[[{"a":[]}]]`, 0, 4, nil},
+		{"one level over", `[[{"a":[[]]}]]`, 0, 4, ErrTooDeep},
+		{"a scalar is no level", `[[1]]`, 0, 2, nil},
+		{"no limits", strings.Repeat("[", 100) + strings.Repeat("]", 100), 0, 0, nil},
+		{"encoding/json's nesting limit stays", strings.Repeat("[", maxDepth+1) + strings.Repeat("]", maxDepth+1), 0, maxDepth + 5, ErrTooDeep},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			a := &Arena{MaxNodes: tc.maxNodes, MaxDepth: tc.maxDepth}
+			_, err := a.Parse([]byte(tc.doc))
+			if !errors.Is(err, tc.want) || (err == nil) != (tc.want == nil) {
+				t.Errorf("error %v, want %v", err, tc.want)
+			}
+		})
+	}
+}
+
+// TestArenaStopsAtTheNodeLimit holds a parse over the limit to the memory
+// of the limit: a million empty strings cost 150 MB of nodes.
+func TestArenaStopsAtTheNodeLimit(t *testing.T) {
+	doc := []byte("[" + strings.Repeat(`"",`, 1<<20) + `""]`)
+	a := &Arena{MaxNodes: 1000}
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	_, err := a.Parse(doc)
+	runtime.ReadMemStats(&after)
+	if !errors.Is(err, ErrTooManyNodes) {
+		t.Fatalf("error %v, want ErrTooManyNodes", err)
+	}
+	// The copy of the document, and a few nodes.
+	if alloc := after.TotalAlloc - before.TotalAlloc; alloc > uint64(len(doc))+1<<20 {
+		t.Errorf("the parse allocated %d bytes for a document of %d", alloc, len(doc))
 	}
 }

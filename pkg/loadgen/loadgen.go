@@ -93,7 +93,8 @@ func NewClient(caPEM []byte, conns int) (*http.Client, error) {
 	}, nil
 }
 
-// Run sends the load and waits for every answer.
+// Run sends the load and waits for every answer. When ctx is done, it
+// stops sending; the requests it cuts are neither answered nor failed.
 func Run(ctx context.Context, c Config) *Result {
 	lat := make([]time.Duration, c.Requests)
 	ok := make([]bool, c.Requests)
@@ -117,6 +118,10 @@ func Run(ctx context.Context, c Config) *Result {
 					time.Sleep(time.Until(sent))
 				}
 				if err := c.send(ctx, i, buf); err != nil {
+					if ctx.Err() != nil {
+						// Cut by the caller, not failed.
+						return
+					}
 					errs.Add(1)
 					once.Do(func() { firstErr = err })
 					continue

@@ -76,16 +76,7 @@ const (
 // missed: 50% of the ceiling's throughput, p99 under 5ms at 1,000
 // reviews/s, no errors, RSS flat over 100,000 requests.
 func BenchmarkServe(b *testing.B) {
-	dir := b.TempDir()
-	bundle, err := certs.Generate([]string{"127.0.0.1"}, time.Now(), time.Hour)
-	if err != nil {
-		b.Fatal(err)
-	}
-	for name, data := range map[string][]byte{"tls.crt": bundle.Cert, "tls.key": bundle.Key} {
-		if err := os.WriteFile(filepath.Join(dir, name), data, 0o600); err != nil {
-			b.Fatal(err)
-		}
-	}
+	dir, bundle := serverFiles(b)
 	kmirror := startKmirror(b, dir)
 	ceiling := startCeiling(b, dir)
 	client, err := NewClient(bundle.CA, concurrency)
@@ -243,23 +234,25 @@ func (s *server) cpu(b *testing.B) time.Duration {
 	return time.Duration(ticks) * 10 * time.Millisecond
 }
 
-// rss returns the process's resident set, in MB.
+// rss returns the process's resident set, in MB (10^6 bytes).
 func (s *server) rss(b *testing.B) float64 {
-	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", s.pid))
+	return s.status(b, "VmRSS:")
+}
+
+// serverFiles writes a certificate for 127.0.0.1 and its key into a
+// temporary directory.
+func serverFiles(b *testing.B) (string, *certs.Bundle) {
+	dir := b.TempDir()
+	bundle, err := certs.Generate([]string{"127.0.0.1"}, time.Now(), time.Hour)
 	if err != nil {
 		b.Fatal(err)
 	}
-	for _, line := range strings.Split(string(data), "\n") {
-		if rest, ok := strings.CutPrefix(line, "VmRSS:"); ok {
-			kb, err := strconv.Atoi(strings.TrimSuffix(strings.TrimSpace(rest), " kB"))
-			if err != nil {
-				b.Fatal(err)
-			}
-			return float64(kb) / 1024
+	for name, data := range map[string][]byte{"tls.crt": bundle.Cert, "tls.key": bundle.Key} {
+		if err := os.WriteFile(filepath.Join(dir, name), data, 0o600); err != nil {
+			b.Fatal(err)
 		}
 	}
-	b.Fatal("no VmRSS in /proc/pid/status")
-	return 0
+	return dir, bundle
 }
 
 // startKmirror builds kmirror and serves it on a free port of 127.0.0.1,

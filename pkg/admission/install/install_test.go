@@ -76,6 +76,7 @@ func TestDeploymentIsHardenedAndAvailable(t *testing.T) {
 		"no capabilities":            slices.Equal(c.SecurityContext.Capabilities.Drop, []corev1.Capability{"ALL"}),
 		"requests":                   !c.Resources.Requests.Cpu().IsZero() && !c.Resources.Requests.Memory().IsZero(),
 		"a memory limit":             !c.Resources.Limits.Memory().IsZero(),
+		"GOMEMLIMIT of 128MiB":       slices.Equal(c.Env, []corev1.EnvVar{{Name: "GOMEMLIMIT", Value: "128MiB"}}),
 		"a readiness probe":          c.ReadinessProbe.HTTPGet.Path == "/readyz" && c.ReadinessProbe.HTTPGet.Scheme == corev1.URISchemeHTTPS,
 		"a liveness probe":           c.LivenessProbe.HTTPGet.Path == "/healthz",
 		"spread across nodes":        spec.TopologySpreadConstraints[0].TopologyKey == "kubernetes.io/hostname",

@@ -1,6 +1,8 @@
 package install
 
 import (
+	"strconv"
+
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -8,6 +10,8 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
+
+	"kmirror.dev/kmirror/pkg/admission"
 )
 
 // Where the Deployment mounts its files, and its ports.
@@ -151,9 +155,10 @@ func container(o Options) corev1.Container {
 			"--rules=" + rulesDir + "/" + rulesFile,
 			"--shutdown-delay=5s",
 		},
-		// The collector works harder as the heap nears this, below the
-		// memory limit.
-		Env: []corev1.EnvVar{{Name: "GOMEMLIMIT", Value: "200MiB"}},
+		// kmirror serve's own default, said where it can be changed
+		// with the memory limit: the collector works harder as the heap
+		// nears it.
+		Env: []corev1.EnvVar{{Name: "GOMEMLIMIT", Value: strconv.Itoa(admission.MemoryLimit>>20) + "MiB"}},
 		Ports: []corev1.ContainerPort{
 			{Name: "https", ContainerPort: httpsPort},
 			{Name: "metrics", ContainerPort: metricPort},

@@ -1,0 +1,36 @@
+package admission_test
+
+import (
+	"testing"
+
+	"kmirror.dev/kmirror/pkg/admission"
+	"kmirror.dev/kmirror/pkg/loadgen"
+	"kmirror.dev/kmirror/rules"
+)
+
+// TestReviewCostBoundsTheMemory holds the estimate the budget reserves for
+// a review above the heap that serving it holds, for the reviews of every
+// hostile shape and for ordinary ones.
+func TestReviewCostBoundsTheMemory(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds reviews of 7 MiB")
+	}
+	eng, err := rules.Load("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := &admission.Handler{Engine: eng}
+	bodies := map[string][]byte{"ordinary": loadgen.Reviews(1, 1)[0]}
+	for _, hr := range loadgen.HostileReviews {
+		bodies[hr.Name] = hr.Review(1)
+	}
+	for name, body := range bodies {
+		t.Run(name, func(t *testing.T) {
+			status, held, cost := admission.HeldBy(t, h, body)
+			t.Logf("%s: status %d: held %.1f MB, estimated %.1f MB", name, status, float64(held)/1e6, float64(cost)/1e6)
+			if int64(held) > cost {
+				t.Errorf("serving a review of %d bytes held %d bytes, over the estimate of %d", len(body), held, cost)
+			}
+		})
+	}
+}
