@@ -228,4 +228,3 @@ func TestUploadRetry(t *testing.T) {
 func terror(req *http.Request, code int) error {
 	return &transport.Error{StatusCode: code, Request: req}
 }
-

@@ -138,12 +138,16 @@ func sha(b []byte) v1.Hash {
 	return v1.Hash{Algorithm: "sha256", Hex: fmt.Sprintf("%x", sha256.Sum256(b))}
 }
 
-func (l *layer) Digest() (v1.Hash, error)             { return l.digest, nil }
-func (l *layer) DiffID() (v1.Hash, error)             { return l.diffID, nil }
-func (l *layer) Size() (int64, error)                 { return int64(len(l.compressed)), nil }
-func (l *layer) MediaType() (types.MediaType, error)  { return l.mediaType, nil }
-func (l *layer) Compressed() (io.ReadCloser, error)   { return io.NopCloser(bytes.NewReader(l.compressed)), nil }
-func (l *layer) Uncompressed() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(l.uncompressed)), nil }
+func (l *layer) Digest() (v1.Hash, error)            { return l.digest, nil }
+func (l *layer) DiffID() (v1.Hash, error)            { return l.diffID, nil }
+func (l *layer) Size() (int64, error)                { return int64(len(l.compressed)), nil }
+func (l *layer) MediaType() (types.MediaType, error) { return l.mediaType, nil }
+func (l *layer) Compressed() (io.ReadCloser, error) {
+	return io.NopCloser(bytes.NewReader(l.compressed)), nil
+}
+func (l *layer) Uncompressed() (io.ReadCloser, error) {
+	return io.NopCloser(bytes.NewReader(l.uncompressed)), nil
+}
 
 // Index is an index written by hand, without the artifactType that
 // mutate.AppendManifests adds to each entry (skopeo 1.9 refuses to copy
