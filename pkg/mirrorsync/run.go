@@ -149,10 +149,10 @@ func pinned(image string) bool { return strings.Contains(image, "@") }
 
 // Summary counts the results of a run.
 type Summary struct {
-	Copied    int   `json:"copied"`
-	Present   int   `json:"present"`
-	WouldCopy int   `json:"wouldCopy"`
-	Failed    int   `json:"failed"`
+	Copied    int `json:"copied"`
+	Present   int `json:"present"`
+	WouldCopy int `json:"wouldCopy"`
+	Failed    int `json:"failed"`
 	// Bytes counts the bytes the copies that succeeded sent.
 	Bytes int64 `json:"bytes"`
 	// Interrupted reports whether the run was cut short.
