@@ -355,5 +355,4 @@ func (r *registries) mirrorGet(t *testing.T, path string, v any) {
 	}
 }
 
-
 func jsonDecode(r io.Reader, v any) error { return json.NewDecoder(r).Decode(v) }
