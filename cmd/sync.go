@@ -167,7 +167,7 @@ func (o *SyncOptions) Run(cmd *cobra.Command, args []string) error {
 	if ctx == nil {
 		ctx = context.Background()
 	}
-	progress := newSyncProgress(ctx, cmd.ErrOrStderr(), len(plan.Pairs()), o.DryRun, o.Quiet)
+	progress := newSyncProgress(cmd.ErrOrStderr(), len(plan.Pairs()), o.DryRun, o.Quiet)
 	results := mirrorsync.Run(ctx, client, plan.Pairs(), mirrorsync.Options{
 		Jobs: o.Jobs, DryRun: o.DryRun, Platforms: o.platforms, Observer: progress,
 	})
@@ -256,7 +256,7 @@ func (o *SyncOptions) report(cmd *cobra.Command, results []mirrorsync.Result, su
 		for _, r := range results {
 			img := syncImage{Pair: r.Pair, Status: r.Status, Digest: r.Digest, Bytes: r.Bytes, Seconds: r.Duration.Seconds()}
 			if r.Err != nil {
-				img.Error = r.Err.Error()
+				img.Error = failure(r.Err)
 			}
 			rep.Images = append(rep.Images, img)
 		}
@@ -267,25 +267,35 @@ func (o *SyncOptions) report(cmd *cobra.Command, results []mirrorsync.Result, su
 	if o.Quiet {
 		for _, r := range results {
 			if r.Status == mirrorsync.Failed {
-				fmt.Fprintf(cmd.ErrOrStderr(), "kmirror: %s -> %s: %v\n", r.Source, r.Target, r.Err)
+				fmt.Fprintf(cmd.ErrOrStderr(), "kmirror: %s -> %s: %s\n", r.Source, r.Target, failure(r.Err))
 			}
 		}
 		return nil
 	}
 	var b strings.Builder
+	interrupted := 0
+	for _, r := range results {
+		if r.Status == mirrorsync.Failed && errors.Is(r.Err, context.Canceled) {
+			interrupted++
+		}
+	}
 	if o.DryRun {
 		for _, r := range results {
 			if r.Status == mirrorsync.WouldCopy {
 				fmt.Fprintf(&b, "would copy %s -> %s\n", r.Source, r.Target)
 			}
 		}
-		fmt.Fprintf(&b, "would copy %d, already present %d, failed %d\n", sum.WouldCopy, sum.Present, sum.Failed)
+		fmt.Fprintf(&b, "would copy %d, already present %d, failed %d", sum.WouldCopy, sum.Present, sum.Failed-interrupted)
 	} else {
-		fmt.Fprintf(&b, "copied %d %s (%s), already present %d, failed %d\n",
-			sum.Copied, plural(sum.Copied, "image"), formatBytes(sum.Bytes), sum.Present, sum.Failed)
+		fmt.Fprintf(&b, "copied %d %s (%s), already present %d, failed %d",
+			sum.Copied, plural(sum.Copied, "image"), formatBytes(sum.Bytes), sum.Present, sum.Failed-interrupted)
 	}
+	if interrupted > 0 {
+		fmt.Fprintf(&b, ", not done (interrupted) %d", interrupted)
+	}
+	b.WriteByte('\n')
 	for _, r := range results {
-		if r.Status == mirrorsync.Failed {
+		if r.Status == mirrorsync.Failed && !errors.Is(r.Err, context.Canceled) {
 			fmt.Fprintf(&b, "%s %s -> %s: %v\n", oldColor.Sprint("failed:"), r.Source, r.Target, r.Err)
 		}
 	}

@@ -2,6 +2,7 @@ package cmd
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"math"
@@ -22,12 +23,12 @@ type syncProgress interface {
 	Wait()
 }
 
-func newSyncProgress(ctx context.Context, w io.Writer, images int, dryRun, quiet bool) syncProgress {
+func newSyncProgress(w io.Writer, images int, dryRun, quiet bool) syncProgress {
 	switch {
 	case quiet:
 		return quietProgress{}
 	case isTerminalWriter(w) && !dryRun:
-		return newBars(ctx, w, images)
+		return newBars(w, images)
 	}
 	return &lineProgress{w: w}
 }
@@ -67,7 +68,7 @@ func resultLine(r mirrorsync.Result) string {
 	case mirrorsync.Copied:
 		line += fmt.Sprintf(" (%s in %.1fs)", formatBytes(r.Bytes), r.Duration.Seconds())
 	case mirrorsync.Failed:
-		line = oldColor.Sprint(line) + ": " + r.Err.Error()
+		line = oldColor.Sprint(line) + ": " + failure(r.Err)
 	}
 	return line
 }
@@ -81,8 +82,10 @@ type bars struct {
 	images  map[mirrorsync.Pair]*mpb.Bar
 }
 
-func newBars(ctx context.Context, w io.Writer, images int) *bars {
-	p := mpb.NewWithContext(ctx, mpb.WithOutput(w), mpb.WithWidth(40))
+func newBars(w io.Writer, images int, opts ...mpb.ContainerOption) *bars {
+	// Not mpb.NewWithContext: after Ctrl-C, the copies in flight still
+	// report their end, and the bars must take it.
+	p := mpb.New(append([]mpb.ContainerOption{mpb.WithOutput(w), mpb.WithWidth(40)}, opts...)...)
 	overall := p.AddBar(int64(images),
 		mpb.BarPriority(math.MaxInt),
 		mpb.PrependDecorators(decor.Name("images ", decor.WC{W: 40, C: decor.DindentRight})),
@@ -125,8 +128,10 @@ func (b *bars) Done(r mirrorsync.Result) {
 }
 
 func (b *bars) Wait() {
-	// After Ctrl-C some images never started: end the bar where it is.
-	b.overall.SetTotal(-1, true)
+	// After Ctrl-C some images never started: leave the bar where it is.
+	if !b.overall.Completed() {
+		b.overall.Abort(false)
+	}
 	b.p.Wait()
 }
 
@@ -137,4 +142,12 @@ func shorten(s string, n int) string {
 		return s
 	}
 	return "…" + string(r[len(r)-n+1:])
+}
+
+// failure says why a pair failed; an interrupted copy says just that.
+func failure(err error) string {
+	if errors.Is(err, context.Canceled) {
+		return "interrupted"
+	}
+	return err.Error()
 }

@@ -206,13 +206,18 @@ func TestRunInterrupted(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	time.AfterFunc(50*time.Millisecond, cancel)
 	start := time.Now()
-	results := Run(ctx, f, pairs, Options{Jobs: 2})
+	obs := &countingObserver{}
+	results := Run(ctx, f, pairs, Options{Jobs: 2, Observer: obs})
 	if d := time.Since(start); d > 5*time.Second {
 		t.Errorf("took %v to stop", d)
 	}
 	s := Summarize(results)
 	if s.Failed != 5 || !s.Interrupted {
 		t.Errorf("summary %+v, want 5 failed, interrupted", s)
+	}
+	// Only the two pairs in flight started; none after Ctrl-C.
+	if obs.started.Load() != 2 || obs.done.Load() != 2 {
+		t.Errorf("observer heard %d starts and %d ends, want 2 and 2", obs.started.Load(), obs.done.Load())
 	}
 }
 

@@ -85,6 +85,10 @@ func Run(ctx context.Context, c Copier, pairs []Pair, o Options) []Result {
 		go func() {
 			defer wg.Done()
 			for i := range next {
+				if ctx.Err() != nil {
+					results[i] = Result{Pair: pairs[i], Status: Failed, Err: ctx.Err()}
+					continue
+				}
 				results[i] = runPair(ctx, c, pairs[i], o)
 			}
 		}()
