@@ -190,6 +190,9 @@ func (o *SyncOptions) Run(cmd *cobra.Command, args []string) error {
 // lists of --images.
 func (o *SyncOptions) plan(cmd *cobra.Command, args []string, eng *mirror.Engine) (*mirrorsync.Plan, error) {
 	plan := &mirrorsync.Plan{}
+	if len(args) == 0 && len(o.Images) == 0 && isTerminalReader(cmd.InOrStdin()) {
+		return nil, errors.New("nothing to read: name files or directories, pipe manifests in, or give --images")
+	}
 	if len(args) > 0 || len(o.Images) == 0 {
 		sum, err := scan.Images(cmd.Context(), scan.Inputs{Stdin: cmd.InOrStdin(), Args: args}, eng, func(img manifest.Image) error {
 			plan.AddImage(img)

@@ -3,6 +3,7 @@ package cmd
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -110,6 +111,9 @@ func (o *VerifyOptions) Run(cmd *cobra.Command, args []string) error {
 	ctx := cmd.Context()
 	if ctx == nil {
 		ctx = context.Background()
+	}
+	if len(args) == 0 && isTerminalReader(cmd.InOrStdin()) {
+		return errors.New("nothing to read: name files or directories, or pipe manifests in")
 	}
 	var fields []manifest.Image
 	sum, err := scan.Images(ctx, scan.Inputs{Stdin: cmd.InOrStdin(), Args: args}, eng, func(img manifest.Image) error {
