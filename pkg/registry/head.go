@@ -40,9 +40,8 @@ const (
 
 // State is what Check found.
 type State struct {
-	// Source is the digest the source reference names now. Check leaves it
-	// empty when the reference pins a digest and the mirror holds it, since
-	// it then need not ask the source at all.
+	// Source is the digest the source reference names now: for a
+	// reference that pins a digest, that digest, without asking the source.
 	Source string
 	// Present reports whether the target already holds what the source
 	// names (for a platform subset: a subset made from it with the same
@@ -88,20 +87,11 @@ func (c *Client) parsePair(src, dst string, platforms []v1.Platform) (Ref, Ref, 
 }
 
 func (c *Client) check(ctx context.Context, src, dst Ref, platforms []v1.Platform) (State, error) {
-	var st State
 	if src.Digest != "" {
 		got, err := c.headTarget(ctx, dst)
-		if err != nil {
-			return st, err
-		}
-		st.Target = got
-		st.Present = got == src.Digest
-		if st.Present {
-			return st, nil
-		}
-		st.Source = src.Digest
-		return st, nil
+		return State{Source: src.Digest, Target: got, Present: got == src.Digest}, err
 	}
+	var st State
 	desc, err := c.head(ctx, src, src.Pull())
 	if err != nil {
 		return st, err
