@@ -163,10 +163,7 @@ func (o *SyncOptions) Run(cmd *cobra.Command, args []string) error {
 	if err != nil {
 		return err
 	}
-	ctx := cmd.Context()
-	if ctx == nil {
-		ctx = context.Background()
-	}
+	ctx := cmd.Context() // cobra's Execute sets one
 	progress := newSyncProgress(cmd.ErrOrStderr(), len(plan.Pairs()), o.DryRun, o.Quiet)
 	results := mirrorsync.Run(ctx, client, plan.Pairs(), mirrorsync.Options{
 		Jobs: o.Jobs, DryRun: o.DryRun, Platforms: o.platforms, Observer: progress,

@@ -1,7 +1,6 @@
 package cmd
 
 import (
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -108,10 +107,7 @@ func (o *VerifyOptions) Run(cmd *cobra.Command, args []string) error {
 	if err != nil {
 		return err
 	}
-	ctx := cmd.Context()
-	if ctx == nil {
-		ctx = context.Background()
-	}
+	ctx := cmd.Context() // cobra's Execute sets one
 	if len(args) == 0 && isTerminalReader(cmd.InOrStdin()) {
 		return errors.New("nothing to read: name files or directories, or pipe manifests in")
 	}

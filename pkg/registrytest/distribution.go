@@ -214,3 +214,6 @@ func TLS(dir string) (*certs.Bundle, string, error) {
 	ca := filepath.Join(dir, "ca.crt")
 	return b, ca, os.WriteFile(ca, b.CA, 0o644)
 }
+
+// PID is the registry's process id.
+func (d *Distribution) PID() int { return d.cmd.Process.Pid }

@@ -50,9 +50,11 @@ type env struct {
 	kmirror string
 }
 
-// times is what one round measured.
+// times is what one round measured: wall times, and the CPU time of each
+// tool with the source and its mirror registry while it ran.
 type times struct {
-	kmirror, kmirrorCPU, noop, skopeoSync, skopeoCopy time.Duration
+	kmirror, noop, skopeoSync, skopeoCopy    time.Duration
+	kmirrorCPU, skopeoSyncCPU, skopeoCopyCPU time.Duration
 }
 
 func BenchmarkSync(b *testing.B) {
@@ -88,11 +90,14 @@ func BenchmarkSync(b *testing.B) {
 
 		fmt.Printf("\n%d images, %.0f MB of layers, %d rounds; medians on %d CPUs (%s, %s)\n",
 			images, float64(e.bytes)/1e6, rounds, runtime.NumCPU(), runtime.Version(), runtime.GOARCH)
-		fmt.Printf("%-40s %8s   %s\n", "", "wall", "kmirror / it (min-max)")
-		fmt.Printf("%-40s %7.1fs   (kmirror's own CPU %.1fs)\n", "kmirror sync (--jobs 4)", k.Seconds(), med(func(t times) time.Duration { return t.kmirrorCPU }).Seconds())
-		fmt.Printf("%-40s %7.1fs   %.2f (%.2f-%.2f)\n", "skopeo sync --all --preserve-digests", med(func(t times) time.Duration { return t.skopeoSync }).Seconds(), rSync, loSync, hiSync)
-		fmt.Printf("%-40s %7.1fs   %.2f (%.2f-%.2f)\n", "skopeo copy --all --preserve-digests, loop", med(func(t times) time.Duration { return t.skopeoCopy }).Seconds(), rCopy, loCopy, hiCopy)
-		fmt.Printf("%-40s %7.2fs\n", "kmirror sync again (nothing to copy)", noop.Seconds())
+		fmt.Printf("%-44s %8s %8s   %s\n", "", "wall", "CPU", "kmirror's wall / its (min-max)")
+		fmt.Printf("%-44s %7.1fs %7.1fs\n", "kmirror sync (--jobs 4)", k.Seconds(), med(func(t times) time.Duration { return t.kmirrorCPU }).Seconds())
+		fmt.Printf("%-44s %7.1fs %7.1fs   %.2f (%.2f-%.2f)\n", "skopeo sync --all --preserve-digests", med(func(t times) time.Duration { return t.skopeoSync }).Seconds(),
+			med(func(t times) time.Duration { return t.skopeoSyncCPU }).Seconds(), rSync, loSync, hiSync)
+		fmt.Printf("%-44s %7.1fs %7.1fs   %.2f (%.2f-%.2f)\n", "skopeo copy --all --preserve-digests (loop)", med(func(t times) time.Duration { return t.skopeoCopy }).Seconds(),
+			med(func(t times) time.Duration { return t.skopeoCopyCPU }).Seconds(), rCopy, loCopy, hiCopy)
+		fmt.Printf("%-44s %7.2fs\n", "kmirror sync again (nothing to copy)", noop.Seconds())
+		fmt.Println("CPU: user and system time of the tool, the source and its mirror registry while it ran")
 		if r := max(rSync, rCopy); r > targetRatio {
 			b.Errorf("kmirror took %.2fx the time of skopeo; the target is at most %.1fx", r, targetRatio)
 		}
@@ -106,10 +111,35 @@ func BenchmarkSync(b *testing.B) {
 // in an order that turns with r, and checks every mirror's digests.
 func (e *env) round(b *testing.B, r int) times {
 	var t times
+	// cpu runs a tool's step and returns the CPU it and both registries
+	// used.
+	cpu := func(m *registrytest.Distribution, step func() time.Duration) time.Duration {
+		before := procCPU(b, e.src) + procCPU(b, m)
+		d := step()
+		return d + procCPU(b, e.src) + procCPU(b, m) - before
+	}
+	done := func(m *registrytest.Distribution) {
+		m.Stop()
+		os.RemoveAll(m.Dir)
+	}
 	steps := []func(){
-		func() { t.kmirror, t.kmirrorCPU, t.noop = e.kmirrorSync(b, e.mirror(b, "kmirror", r)) },
-		func() { t.skopeoSync = e.skopeoSync(b, e.mirror(b, "skopeo-sync", r)) },
-		func() { t.skopeoCopy = e.skopeoCopyLoop(b, e.mirror(b, "skopeo-copy", r)) },
+		func() {
+			m := e.mirror(b, "kmirror", r)
+			var again func() time.Duration
+			t.kmirrorCPU = cpu(m, func() (c time.Duration) { t.kmirror, c, again = e.kmirrorSync(b, m); return c })
+			t.noop = again()
+			done(m)
+		},
+		func() {
+			m := e.mirror(b, "skopeo-sync", r)
+			t.skopeoSyncCPU = cpu(m, func() (c time.Duration) { t.skopeoSync, c = e.skopeoSync(b, m); return c })
+			done(m)
+		},
+		func() {
+			m := e.mirror(b, "skopeo-copy", r)
+			t.skopeoCopyCPU = cpu(m, func() (c time.Duration) { t.skopeoCopy, c = e.skopeoCopyLoop(b, m); return c })
+			done(m)
+		},
 	}
 	for i := range steps {
 		steps[(i+r)%len(steps)]()
@@ -123,7 +153,10 @@ func (e *env) mirror(b *testing.B, tool string, r int) *registrytest.Distributio
 	return e.start(b, fmt.Sprintf("%s-%d", tool, r), e.htpasswd)
 }
 
-func (e *env) kmirrorSync(b *testing.B, m *registrytest.Distribution) (wall, cpu, noop time.Duration) {
+// kmirrorSync copies the images with kmirror sync, and returns the
+// arguments that repeat it.
+func (e *env) kmirrorSync(b *testing.B, m *registrytest.Distribution) (wall, cpu time.Duration, again func() time.Duration) {
+	defer e.checkDigests(b, m)
 	dir := filepath.Join(e.dir, "kmirror-"+m.Host[strings.LastIndex(m.Host, ":")+1:])
 	os.MkdirAll(dir, 0o700)
 	list, rules := filepath.Join(dir, "images.txt"), filepath.Join(dir, "rules.yaml")
@@ -142,16 +175,18 @@ func (e *env) kmirrorSync(b *testing.B, m *registrytest.Distribution) (wall, cpu
 	if !strings.Contains(out, `"copied": 40,`) {
 		b.Fatalf("kmirror sync did not copy 40 images:\n%.3000s", out)
 	}
-	noop, _, out = run(b, env, e.kmirror, args...)
-	if !strings.Contains(out, `"present": 40,`) {
-		b.Fatalf("the second kmirror sync did not find 40 images present:\n%.3000s", out)
+	return wall, cpu, func() time.Duration {
+		noop, _, out := run(b, env, e.kmirror, args...)
+		if !strings.Contains(out, `"present": 40,`) {
+			b.Fatalf("the second kmirror sync did not find 40 images present:\n%.3000s", out)
+		}
+		return noop
 	}
-	e.checkDigests(b, m)
-	return wall, cpu, noop
 }
 
 // skopeoSync copies the images with one skopeo sync, from a YAML list.
-func (e *env) skopeoSync(b *testing.B, m *registrytest.Distribution) time.Duration {
+func (e *env) skopeoSync(b *testing.B, m *registrytest.Distribution) (wall, cpu time.Duration) {
+	defer e.checkDigests(b, m)
 	var y strings.Builder
 	fmt.Fprintf(&y, "%s:\n  cert-dir: %s\n  images:\n", e.src.Host, e.certDir)
 	for _, repo := range e.repos {
@@ -161,24 +196,22 @@ func (e *env) skopeoSync(b *testing.B, m *registrytest.Distribution) time.Durati
 	write(b, path, y.String())
 	// Without --scoped, skopeo sync puts bench/app-00 under the
 	// destination as app-00.
-	d, _, _ := run(b, e.skopeoEnv(b), "skopeo", append(e.skopeoFlags(b), "sync", "--all", "--preserve-digests", "--src", "yaml", "--dest", "docker",
+	wall, cpu, _ = run(b, e.skopeoEnv(b), "skopeo", append(e.skopeoFlags(b), "sync", "--all", "--preserve-digests", "--src", "yaml", "--dest", "docker",
 		"--dest-cert-dir", e.certDir, "--dest-creds", user+":"+password, path, m.Host+"/mirror/bench")...)
-	e.checkDigests(b, m)
-	return d
+	return wall, cpu
 }
 
 // skopeoCopyLoop copies the images one by one with skopeo copy.
-func (e *env) skopeoCopyLoop(b *testing.B, m *registrytest.Distribution) time.Duration {
-	var total time.Duration
+func (e *env) skopeoCopyLoop(b *testing.B, m *registrytest.Distribution) (wall, cpu time.Duration) {
+	defer e.checkDigests(b, m)
 	env := e.skopeoEnv(b)
 	for _, repo := range e.repos {
-		d, _, _ := run(b, env, "skopeo", append(e.skopeoFlags(b), "copy", "--all", "--preserve-digests",
+		w, c, _ := run(b, env, "skopeo", append(e.skopeoFlags(b), "copy", "--all", "--preserve-digests",
 			"--src-cert-dir", e.certDir, "--dest-cert-dir", e.certDir, "--dest-creds", user+":"+password,
 			"docker://"+e.src.Host+"/"+repo+":v1", "docker://"+m.Host+"/mirror/"+repo+":v1")...)
-		total += d
+		wall, cpu = wall+w, cpu+c
 	}
-	e.checkDigests(b, m)
-	return total
+	return wall, cpu
 }
 
 // skopeoFlags gives skopeo a policy of its own, so that no machine policy
@@ -200,7 +233,7 @@ func (e *env) skopeoEnv(b *testing.B) []string {
 }
 
 // checkDigests checks that a mirror holds every image with its source's
-// digest, then stops it.
+// digest.
 func (e *env) checkDigests(b *testing.B, m *registrytest.Distribution) {
 	auth := remote.WithAuth(&authn.Basic{Username: user, Password: password})
 	for _, repo := range e.repos {
@@ -210,8 +243,6 @@ func (e *env) checkDigests(b *testing.B, m *registrytest.Distribution) {
 			b.Fatalf("%s is %v (%v), want %s", ref, desc, err, e.digests[repo])
 		}
 	}
-	m.Stop()
-	os.RemoveAll(m.Dir)
 }
 
 // setup starts the source registry, fills it, and builds kmirror.
@@ -330,4 +361,19 @@ func buildKmirror(b *testing.B, dir string) string {
 		b.Fatalf("building kmirror: %v\n%s", err, out)
 	}
 	return bin
+}
+
+// procCPU is the CPU time a registry has used so far.
+func procCPU(b *testing.B, d *registrytest.Distribution) time.Duration {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", d.PID()))
+	if err != nil {
+		b.Fatal(err)
+	}
+	// The fields after the command name, which is in parentheses: utime
+	// and stime are the 14th and 15th of the line, in clock ticks (100/s).
+	f := strings.Fields(string(data[strings.LastIndexByte(string(data), ')')+2:]))
+	var user, sys int64
+	fmt.Sscan(f[11], &user)
+	fmt.Sscan(f[12], &sys)
+	return time.Duration(user+sys) * 10 * time.Millisecond
 }
