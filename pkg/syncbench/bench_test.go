@@ -98,6 +98,11 @@ func BenchmarkSync(b *testing.B) {
 			med(func(t times) time.Duration { return t.skopeoCopyCPU }).Seconds(), rCopy, loCopy, hiCopy)
 		fmt.Printf("%-44s %7.2fs\n", "kmirror sync again (nothing to copy)", noop.Seconds())
 		fmt.Println("CPU: user and system time of the tool, the source and its mirror registry while it ran")
+		for i, t := range all {
+			fmt.Printf("round %d: kmirror %.1fs (CPU %.1fs), skopeo sync %.1fs (%.1fs), skopeo copy %.1fs (%.1fs), kmirror again %.2fs\n", i+1,
+				t.kmirror.Seconds(), t.kmirrorCPU.Seconds(), t.skopeoSync.Seconds(), t.skopeoSyncCPU.Seconds(),
+				t.skopeoCopy.Seconds(), t.skopeoCopyCPU.Seconds(), t.noop.Seconds())
+		}
 		if r := max(rSync, rCopy); r > targetRatio {
 			b.Errorf("kmirror took %.2fx the time of skopeo; the target is at most %.1fx", r, targetRatio)
 		}
