@@ -25,9 +25,9 @@ type syncProgress interface {
 
 func newSyncProgress(w io.Writer, images int, dryRun, quiet bool) syncProgress {
 	switch {
-	case quiet:
+	case quiet, dryRun: // a dry run's report lists every image already
 		return quietProgress{}
-	case isTerminalWriter(w) && !dryRun:
+	case isTerminalWriter(w):
 		return newBars(w, images)
 	}
 	return &lineProgress{w: w}

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
 )
 
@@ -40,8 +41,12 @@ func (e *Error) Error() string {
 	case ErrNotFound:
 		return fmt.Sprintf("%s %s: not found in %s", e.Op, e.Image, e.Registry)
 	case ErrDenied:
-		return fmt.Sprintf("%s %s: %s denied access (%v); check the credentials for %s in %s",
+		msg := fmt.Sprintf("%s %s: %s denied access (%v); check the credentials for %s in %s",
 			e.Op, e.Image, e.Registry, e.Err, e.Registry, dockerConfig())
+		if e.Registry == name.DefaultRegistry {
+			msg += ", and that the repository exists: Docker Hub answers so for one that does not"
+		}
+		return msg
 	case ErrRateLimited:
 		return fmt.Sprintf("%s %s: %s is rate limiting (%v)", e.Op, e.Image, e.Registry, e.Err)
 	}
