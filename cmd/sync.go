@@ -106,7 +106,8 @@ pair when the mirror holds the source's digest. Otherwise it copies the
 image whole: an index with all its platform images, manifests byte for
 byte, so every digest is the same in the mirror. Layers go in parallel,
 straight from the source to the mirror; blobs the mirror holds are not sent
-again, and blobs in another repository of the mirror are mounted. The tag
+again, and blobs this run put in another repository of the mirror are
+mounted from there. The tag
 is written last, so no tag ever names a half-copied image, even after
 Ctrl-C. A "repo:tag@digest" image is copied by its digest and tagged.
 
