@@ -8,7 +8,7 @@ TOOLS   := .ci/tools.sh
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo devel)
 LDFLAGS := -X kmirror.dev/kmirror/cmd.Version=$(VERSION)
 
-.PHONY: all build demo test unit e2e deps bench bench-serve golden fuzz lint fmt clean
+.PHONY: all build demo test unit e2e deps bench bench-serve bench-sync golden fuzz lint fmt clean
 
 all: build
 
@@ -27,7 +27,8 @@ test: lint unit e2e
 unit:
 	$(GO) test -count=1 ./...
 
-# deps installs the system packages the end-to-end tests run (etcd).
+# deps installs the system packages the end-to-end tests run: etcd, and
+# docker-registry, skopeo and htpasswd for the registry tests.
 deps:
 	bash .ci/deps.sh
 
@@ -48,6 +49,10 @@ bench:
 
 bench-serve:
 	$(GO) test -run '^$$' -bench 'Serve' -benchtime 1x -count 1 -timeout 30m ./pkg/loadgen/
+
+# kmirror sync against skopeo sync and skopeo copy, on real registries.
+bench-sync: deps
+	$(GO) test -run '^$$' -bench 'Sync' -benchtime 1x -count 1 -timeout 30m ./pkg/syncbench/
 
 # Refresh the golden files under testdata/ from the current code.
 golden:

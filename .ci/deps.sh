@@ -1,8 +1,16 @@
 #!/usr/bin/env bash
-# Installs the Debian packages the end-to-end tests need, when missing.
+# Installs the Debian packages the end-to-end tests need, when missing:
+# etcd for the kube-apiserver; docker-registry (CNCF distribution),
+# skopeo and htpasswd (apache2-utils) for the registry tests and
+# `make bench-sync`.
 set -euo pipefail
-if ! command -v etcd >/dev/null; then
+missing=()
+command -v etcd >/dev/null || missing+=(etcd-server)
+command -v docker-registry >/dev/null || missing+=(docker-registry)
+command -v skopeo >/dev/null || missing+=(skopeo)
+command -v htpasswd >/dev/null || missing+=(apache2-utils)
+if ((${#missing[@]})); then
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
-  apt-get install -y -qq etcd-server >/dev/null
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi

@@ -71,6 +71,7 @@ ConfigMap whose data.rules holds one), and reports problems in results.`,
 		NewCmdVersion(),
 		NewCmdServe(),
 		NewCmdManifests(),
+		NewCmdSync(), NewCmdVerify(),
 	)
 	return root
 }

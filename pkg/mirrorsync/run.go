@@ -1,0 +1,184 @@
+package mirrorsync
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"sync"
+	"time"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+
+	"kmirror.dev/kmirror/pkg/registry"
+)
+
+// Copier copies images; *registry.Client is one.
+type Copier interface {
+	Check(ctx context.Context, src, dst string, platforms []v1.Platform) (registry.State, error)
+	Copy(ctx context.Context, src, dst string, o registry.CopyOptions) (registry.CopyResult, error)
+	Head(ctx context.Context, image string) (*v1.Descriptor, error)
+}
+
+var _ Copier = (*registry.Client)(nil)
+
+// Status is what became of a pair.
+type Status string
+
+// The statuses, as reports name them.
+const (
+	Copied    Status = "copied"
+	Present   Status = "present"
+	WouldCopy Status = "would copy"
+	Failed    Status = "failed"
+)
+
+// Result is what became of one pair.
+type Result struct {
+	Pair
+	Status Status
+	// Digest is the digest of the source (for a platform subset, of the
+	// index made from it in the mirror), when known.
+	Digest string
+	// Bytes counts the bytes sent to the mirror.
+	Bytes int64
+	// Err says why a pair failed.
+	Err      error
+	Duration time.Duration
+}
+
+// Observer hears of a run as it goes, from several goroutines at once.
+type Observer interface {
+	// Started is called when a pair is taken up.
+	Started(p Pair)
+	// Progress is called as bytes of p go into the mirror; see
+	// registry.CopyOptions.Progress.
+	Progress(p Pair, complete, total int64)
+	// Done is called when a pair is finished, whatever became of it.
+	Done(r Result)
+}
+
+// Options change how Run runs.
+type Options struct {
+	// Jobs is how many pairs are handled at once; zero is 4.
+	Jobs int
+	// DryRun checks every pair and copies nothing.
+	DryRun bool
+	// Platforms, when set, copies only these platforms of each index.
+	Platforms []v1.Platform
+	// Observer, when set, hears of each pair.
+	Observer Observer
+}
+
+// Run handles every pair, Jobs at a time, and returns their results in
+// the order of pairs. A pair that fails does not stop the others; when ctx
+// ends, pairs not yet started fail with ctx's error.
+func Run(ctx context.Context, c Copier, pairs []Pair, o Options) []Result {
+	jobs := o.Jobs
+	if jobs <= 0 {
+		jobs = 4
+	}
+	results := make([]Result, len(pairs))
+	next := make(chan int)
+	var wg sync.WaitGroup
+	for range min(jobs, len(pairs)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				if ctx.Err() != nil {
+					results[i] = Result{Pair: pairs[i], Status: Failed, Err: ctx.Err()}
+					continue
+				}
+				results[i] = runPair(ctx, c, pairs[i], o)
+			}
+		}()
+	}
+	for i := range pairs {
+		if ctx.Err() != nil {
+			results[i] = Result{Pair: pairs[i], Status: Failed, Err: ctx.Err()}
+			continue
+		}
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+	return results
+}
+
+func runPair(ctx context.Context, c Copier, p Pair, o Options) Result {
+	if o.Observer != nil {
+		o.Observer.Started(p)
+	}
+	start := time.Now()
+	r := handle(ctx, c, p, o)
+	r.Pair, r.Duration = p, time.Since(start)
+	if r.Err != nil {
+		r.Status = Failed
+	}
+	if o.Observer != nil {
+		o.Observer.Done(r)
+	}
+	return r
+}
+
+func handle(ctx context.Context, c Copier, p Pair, o Options) Result {
+	if o.DryRun {
+		st, err := c.Check(ctx, p.Source, p.Target, o.Platforms)
+		switch {
+		case err != nil:
+			return Result{Err: err}
+		case st.Present:
+			return Result{Status: Present, Digest: st.Target}
+		case pinned(p.Source):
+			// Check asked only the mirror; a dry run also asks the source.
+			if _, err := c.Head(ctx, p.Source); err != nil {
+				return Result{Err: err}
+			}
+		}
+		return Result{Status: WouldCopy, Digest: st.Source}
+	}
+	var progress func(complete, total int64)
+	if o.Observer != nil {
+		progress = func(complete, total int64) { o.Observer.Progress(p, complete, total) }
+	}
+	res, err := c.Copy(ctx, p.Source, p.Target, registry.CopyOptions{Platforms: o.Platforms, Progress: progress})
+	r := Result{Status: Present, Digest: res.Digest, Bytes: res.Bytes, Err: err}
+	if res.Copied {
+		r.Status = Copied
+	}
+	return r
+}
+
+func pinned(image string) bool { return strings.Contains(image, "@") }
+
+// Summary counts the results of a run.
+type Summary struct {
+	Copied    int `json:"copied"`
+	Present   int `json:"present"`
+	WouldCopy int `json:"wouldCopy"`
+	Failed    int `json:"failed"`
+	// Bytes counts the bytes the copies that succeeded sent.
+	Bytes int64 `json:"bytes"`
+	// Interrupted reports whether the run was cut short.
+	Interrupted bool `json:"interrupted"`
+}
+
+// Summarize counts results.
+func Summarize(results []Result) Summary {
+	var s Summary
+	for _, r := range results {
+		switch r.Status {
+		case Copied:
+			s.Copied++
+			s.Bytes += r.Bytes
+		case Present:
+			s.Present++
+		case WouldCopy:
+			s.WouldCopy++
+		case Failed:
+			s.Failed++
+			s.Interrupted = s.Interrupted || errors.Is(r.Err, context.Canceled)
+		}
+	}
+	return s
+}

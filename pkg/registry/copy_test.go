@@ -1,0 +1,255 @@
+package registry
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+
+	"kmirror.dev/kmirror/pkg/registrytest"
+)
+
+// TestCopyIndex copies a Docker manifest list, an OCI index and a single
+// image, and finds every manifest in the mirror byte for byte; a second
+// copy writes nothing.
+func TestCopyIndex(t *testing.T) {
+	reg, mirror := newTestRegistry(t), newTestRegistry(t)
+	c := newClient(t, reg.host, mirror.host)
+	oci := threePlatforms
+	oci.Format, oci.Seed = registrytest.OCI, 2
+	single := registrytest.Spec{Platforms: []string{"linux/amd64"}, Single: true, Layers: 3, LayerSize: 1000, Seed: 3}
+	for _, tc := range []struct {
+		name string
+		spec registrytest.Spec
+	}{{"docker manifest list", threePlatforms}, {"oci index", oci}, {"single image", single}} {
+		t.Run(tc.name, func(t *testing.T) {
+			repo := strings.ReplaceAll(tc.name, " ", "-")
+			src, dst := reg.host+"/src/"+repo+":1", mirror.host+"/mirror/"+repo+":1"
+			digest := push(t, src, tc.spec)
+			var last [2]int64
+			res, err := c.Copy(context.Background(), src, dst, CopyOptions{Progress: func(c, t int64) { last = [2]int64{c, t} }})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !res.Copied || res.Digest != digest.String() || res.Source != digest.String() {
+				t.Errorf("copy = %+v, want copied %s", res, digest)
+			}
+			if res.Bytes < int64(tc.spec.Layers*tc.spec.LayerSize) {
+				t.Errorf("sent %d bytes, want at least one image's layers", res.Bytes)
+			}
+			if last[0] != last[1] || last[1] < res.Bytes {
+				t.Errorf("last progress %d of %d, want all of at least %d", last[0], last[1], res.Bytes)
+			}
+			want := rawManifest(t, src)
+			if got := rawManifest(t, dst); !bytes.Equal(got, want) {
+				t.Errorf("mirror manifest differs:\n%s\nwant\n%s", got, want)
+			}
+			if idx, _, _ := registrytest.Make(tc.spec); idx != nil {
+				m, _ := idx.IndexManifest()
+				for _, d := range m.Manifests {
+					if !bytes.Equal(rawManifest(t, mirror.host+"/mirror/"+repo+"@"+d.Digest.String()), rawManifest(t, reg.host+"/src/"+repo+"@"+d.Digest.String())) {
+						t.Errorf("child %s differs", d.Digest)
+					}
+				}
+			}
+
+			reg.reset()
+			mirror.reset()
+			res, err = c.Copy(context.Background(), src, dst, CopyOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res.Copied || !res.Present || res.Bytes != 0 {
+				t.Errorf("second copy = %+v, want present", res)
+			}
+			for _, r := range []*testRegistry{reg, mirror} {
+				for _, m := range []string{"PUT", "PATCH", "POST", "DELETE"} {
+					if n := r.count(m, "/v2/"); n > 0 {
+						t.Errorf("second copy sent %d %s requests", n, m)
+					}
+				}
+				if n := r.count("GET", "/manifests/") + r.count("GET", "/blobs/"); n > 0 {
+					t.Errorf("second copy sent %d GET requests for manifests or blobs", n)
+				}
+				if r.count("HEAD", "/manifests/") != 1 {
+					t.Errorf("second copy sent %d HEAD requests to %s, want 1", r.count("HEAD", "/manifests/"), r.host)
+				}
+			}
+		})
+	}
+}
+
+// TestCopyPinned copies "repo:tag@digest" by its digest and tags it, and
+// "repo@digest" by digest alone.
+func TestCopyPinned(t *testing.T) {
+	reg := newTestRegistry(t)
+	c := newClient(t, reg.host)
+	digest := push(t, reg.host+"/src/app:moved", threePlatforms).String()
+	for _, tc := range []struct{ src, dst, wantTag string }{
+		{reg.host + "/src/app:v1@" + digest, reg.host + "/mirror/app:v1@" + digest, reg.host + "/mirror/app:v1"},
+		{reg.host + "/src/app@" + digest, reg.host + "/mirror/pinned@" + digest, ""},
+	} {
+		res, err := c.Copy(context.Background(), tc.src, tc.dst, CopyOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !res.Copied || res.Digest != digest {
+			t.Errorf("copy %s = %+v", tc.src, res)
+		}
+		if tc.wantTag != "" {
+			if d, err := c.Head(context.Background(), tc.wantTag); err != nil || d.Digest.String() != digest {
+				t.Errorf("tag %s: %v, %v", tc.wantTag, d, err)
+			}
+		}
+		if _, err := c.Head(context.Background(), tc.dst); err != nil {
+			t.Error(err)
+		}
+	}
+	if _, err := c.Head(context.Background(), reg.host+"/mirror/pinned:latest"); !errors.Is(err, ErrNotFound) {
+		t.Errorf("a digest copy made a tag: %v", err)
+	}
+	if n := reg.count("GET", "/src/app/manifests/moved"); n != 0 {
+		t.Errorf("a pinned copy read the tag %d times", n)
+	}
+}
+
+// TestCopyPlatforms copies a subset of an index: a new index, recognised
+// as current by the next Check.
+func TestCopyPlatforms(t *testing.T) {
+	reg := newTestRegistry(t)
+	c := newClient(t, reg.host)
+	src, dst := reg.host+"/src/app:1", reg.host+"/mirror/app:1"
+	digest := push(t, src, threePlatforms)
+	arm64, _ := v1.ParsePlatform("linux/arm64")
+	amd64, _ := v1.ParsePlatform("linux/amd64")
+	platforms := []v1.Platform{*arm64, *amd64}
+	res, err := c.Copy(context.Background(), src, dst, CopyOptions{Platforms: platforms})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !res.Copied || res.Digest == digest.String() {
+		t.Errorf("copy = %+v, want a new index", res)
+	}
+	m, err := v1.ParseIndexManifest(bytes.NewReader(rawManifest(t, dst)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, d := range m.Manifests {
+		got = append(got, d.Platform.String())
+	}
+	if diff := cmp.Diff([]string{"linux/amd64", "linux/arm64"}, got); diff != "" {
+		t.Errorf("platforms (-want +got):\n%s", diff)
+	}
+	wantAnn := map[string]string{AnnotationSource: digest.String(), AnnotationPlatforms: "linux/amd64,linux/arm64"}
+	if diff := cmp.Diff(wantAnn, m.Annotations); diff != "" {
+		t.Errorf("annotations (-want +got):\n%s", diff)
+	}
+	if m.MediaType != "application/vnd.docker.distribution.manifest.list.v2+json" {
+		t.Errorf("media type %s", m.MediaType)
+	}
+
+	st, err := c.Check(context.Background(), src, dst, platforms)
+	if err != nil || !st.Present {
+		t.Errorf("check after the copy = %+v, %v; want present", st, err)
+	}
+	if st, _ := c.Check(context.Background(), src, dst, platforms[:1]); st.Present {
+		t.Error("another subset counts as present")
+	}
+	if st, _ := c.Check(context.Background(), src, dst, nil); st.Present {
+		t.Error("the subset counts as the whole index")
+	}
+
+	_, err = c.Copy(context.Background(), reg.host+"/src/app@"+digest.String(), reg.host+"/mirror/app@"+digest.String(), CopyOptions{Platforms: platforms})
+	if !errors.Is(err, ErrPinnedPlatform) {
+		t.Errorf("pinned copy with platforms: %v, want ErrPinnedPlatform", err)
+	}
+	s390x, _ := v1.ParsePlatform("linux/s390x")
+	if _, err := c.Copy(context.Background(), src, reg.host+"/mirror/none:1", CopyOptions{Platforms: []v1.Platform{*s390x}}); err == nil || !strings.Contains(err.Error(), "none of the platforms linux/s390x") {
+		t.Errorf("copy of a missing platform: %v", err)
+	}
+}
+
+func TestHeadErrors(t *testing.T) {
+	reg := newTestRegistry(t)
+	c := newClient(t, reg.host)
+	push(t, reg.host+"/app:1", registrytest.Spec{Platforms: []string{"linux/amd64"}, Single: true, Layers: 1, LayerSize: 10})
+	if _, err := c.Head(context.Background(), reg.host+"/app:1"); err != nil {
+		t.Fatal(err)
+	}
+	_, err := c.Head(context.Background(), reg.host+"/app:2")
+	if !errors.Is(err, ErrNotFound) || !strings.Contains(err.Error(), "not found in "+reg.host) {
+		t.Errorf("missing tag: %v", err)
+	}
+	for _, code := range []int{http.StatusUnauthorized, http.StatusForbidden} {
+		reg.intercept = func(w http.ResponseWriter, r *http.Request) bool {
+			if r.URL.Path == "/v2/" {
+				return false
+			}
+			w.WriteHeader(code)
+			return true
+		}
+		_, err = c.Head(context.Background(), reg.host+"/app:1")
+		if !errors.Is(err, ErrDenied) || errors.Is(err, ErrNotFound) || !strings.Contains(err.Error(), reg.host+" denied access") {
+			t.Errorf("%d: %v", code, err)
+		}
+	}
+	reg.intercept = func(w http.ResponseWriter, r *http.Request) bool {
+		w.WriteHeader(http.StatusServiceUnavailable)
+		return true
+	}
+	c, _ = New(Options{PlainHTTP: []string{reg.host}, Retry: Retry{Attempts: 2, Wait: time.Millisecond}})
+	if _, err = c.Head(context.Background(), reg.host+"/app:1"); err == nil || errors.Is(err, ErrNotFound) {
+		t.Errorf("503: %v", err)
+	}
+}
+
+// TestRetryAfterRegistry: a registry that answers 429 with Retry-After
+// once is waited for, and then answers.
+func TestRetryAfterRegistry(t *testing.T) {
+	reg := newTestRegistry(t)
+	c := newClient(t, reg.host)
+	push(t, reg.host+"/app:1", registrytest.Spec{Platforms: []string{"linux/amd64"}, Single: true, Layers: 1, LayerSize: 10})
+	limited := false
+	reg.intercept = func(w http.ResponseWriter, r *http.Request) bool {
+		if limited || !strings.Contains(r.URL.Path, "/manifests/") {
+			return false
+		}
+		limited = true
+		w.Header().Set("Retry-After", "1")
+		w.WriteHeader(http.StatusTooManyRequests)
+		return true
+	}
+	start := time.Now()
+	if _, err := c.Head(context.Background(), reg.host+"/app:1"); err != nil {
+		t.Fatal(err)
+	}
+	if !limited || time.Since(start) < time.Second {
+		t.Errorf("answered after %v, without waiting the Retry-After of 1s (limited: %v)", time.Since(start), limited)
+	}
+}
+
+// TestPlainHTTP: plain HTTP only for the registries named.
+func TestPlainHTTP(t *testing.T) {
+	reg := newTestRegistry(t)
+	c, err := New(Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = c.Head(context.Background(), reg.host+"/app:1")
+	if err == nil || !strings.Contains(err.Error(), "refusing plain HTTP to "+reg.host) {
+		t.Errorf("got %v, want a refusal", err)
+	}
+	if n := reg.count("GET", "/v2/"); n != 0 {
+		t.Errorf("the registry got %d plain requests", n)
+	}
+	if _, err := New(Options{PlainHTTP: []string{"host/path"}}); err == nil {
+		t.Error("a repository was taken for a registry")
+	}
+}

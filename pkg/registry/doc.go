@@ -1,0 +1,20 @@
+// Package registry is kmirror's access to OCI registries, over
+// go-containerregistry. Every request goes through one Client: references
+// are parsed with ggcr's name package, credentials come from the Docker
+// config (as docker, crane and helm read it, credential helpers included),
+// TLS trust from the system pool (SSL_CERT_FILE works), plain HTTP only
+// for the registries named in Options.PlainHTTP, and one retry policy
+// covers every request: 429, 5xx and connection errors are retried with
+// exponential backoff, and a Retry-After header is honoured.
+//
+// The Client answers two questions and does one thing:
+//
+//   - Head: does a registry hold this image, and under which digest?
+//   - Check: does a mirror already hold what a source image names?
+//   - Copy: make the mirror hold it, byte for byte, children first and the
+//     tag last, so that no tag ever names a half-copied image.
+//
+// Errors say which registry answered what: errors.Is(err, ErrNotFound)
+// holds only for a registry that said "not found", never for 401, 403 or a
+// timeout.
+package registry

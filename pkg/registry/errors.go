@@ -1,0 +1,108 @@
+package registry
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
+)
+
+// The kinds of failure that callers act on, for errors.Is.
+var (
+	// ErrNotFound: the registry answered that it does not hold the image.
+	ErrNotFound = errors.New("not found")
+	// ErrDenied: the registry refused the credentials, or has none for us.
+	ErrDenied = errors.New("access denied")
+	// ErrRateLimited: the registry answered 429 after every retry.
+	ErrRateLimited = errors.New("rate limited")
+)
+
+// Error is a failed request about one image, saying which registry
+// answered what.
+type Error struct {
+	// Op is what was being done: "checking", "reading", "writing".
+	Op string
+	// Image is the reference the request was about.
+	Image string
+	// Registry is the registry that answered.
+	Registry string
+	// Kind is ErrNotFound, ErrDenied, ErrRateLimited, or nil.
+	Kind error
+	Err  error
+}
+
+func (e *Error) Error() string {
+	switch e.Kind {
+	case ErrNotFound:
+		return fmt.Sprintf("%s %s: not found in %s", e.Op, e.Image, e.Registry)
+	case ErrDenied:
+		msg := fmt.Sprintf("%s %s: %s denied access (%v); check the credentials for %s in %s",
+			e.Op, e.Image, e.Registry, e.Err, e.Registry, dockerConfig())
+		if e.Registry == name.DefaultRegistry {
+			msg += ", and that the repository exists: Docker Hub answers so for one that does not"
+		}
+		return msg
+	case ErrRateLimited:
+		return fmt.Sprintf("%s %s: %s is rate limiting (%v)", e.Op, e.Image, e.Registry, e.Err)
+	}
+	return fmt.Sprintf("%s %s: %v", e.Op, e.Image, e.Err)
+}
+
+// Is makes errors.Is(err, ErrNotFound) and the like work.
+func (e *Error) Is(target error) bool { return target != nil && e.Kind == target }
+
+func (e *Error) Unwrap() error { return e.Err }
+
+// wrap classifies err from a request about img.
+func wrap(op string, img Ref, err error) error {
+	if err == nil {
+		return nil
+	}
+	var (
+		e    *Error
+		terr *transport.Error
+	)
+	if errors.As(err, &e) || errors.Is(err, context.Canceled) {
+		return err
+	}
+	out := &Error{Op: op, Image: img.String(), Registry: img.Repo.RegistryStr(), Err: err}
+	if errors.As(err, &terr) {
+		out.Kind = statusKind(terr)
+	}
+	return out
+}
+
+func statusKind(terr *transport.Error) error {
+	switch terr.StatusCode {
+	case http.StatusNotFound:
+		return ErrNotFound
+	case http.StatusUnauthorized, http.StatusForbidden:
+		return ErrDenied
+	case http.StatusTooManyRequests:
+		return ErrRateLimited
+	}
+	for _, d := range terr.Errors {
+		switch d.Code {
+		case transport.ManifestUnknownErrorCode, transport.NameUnknownErrorCode, transport.BlobUnknownErrorCode:
+			return ErrNotFound
+		case transport.UnauthorizedErrorCode, transport.DeniedErrorCode:
+			return ErrDenied
+		case transport.TooManyRequestsErrorCode:
+			return ErrRateLimited
+		}
+	}
+	return nil
+}
+
+// dockerConfig names the file the default keychain reads, for messages.
+func dockerConfig() string {
+	if d := os.Getenv("DOCKER_CONFIG"); d != "" {
+		return filepath.Join(d, "config.json")
+	}
+	return "~/.docker/config.json"
+}
