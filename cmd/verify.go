@@ -159,7 +159,7 @@ func writeVerifyText(w io.Writer, checks []mirrorsync.Check) error {
 	var b strings.Builder
 	for _, c := range checks {
 		switch c.Verdict {
-		case mirrorsync.Found:
+		case mirrorsync.Found, mirrorsync.NotPulled:
 			continue
 		case mirrorsync.Missing:
 			fmt.Fprintf(&b, "%s: %s: %s %s\n", c.Location, c.Image, oldColor.Sprint("missing"), c.Pulled)
@@ -179,6 +179,9 @@ func verifyLine(s mirrorsync.VerifySummary) string {
 	if s.Mismatch > 0 {
 		line += fmt.Sprintf(", %d with another digest than the source", s.Mismatch)
 	}
+	if s.NotPulled > 0 {
+		line += fmt.Sprintf(", %d not pulled (imagePullPolicy: Never)", s.NotPulled)
+	}
 	if s.Errors > 0 {
 		line += fmt.Sprintf(", %d not checked", s.Errors)
 	}
@@ -194,7 +197,7 @@ type verifyReport struct {
 }
 
 func writeVerifyJSON(w io.Writer, checks []mirrorsync.Check, s mirrorsync.VerifySummary, warnings []manifest.Warning) error {
-	rep := verifyReport{OK: s.Present == s.Fields, Summary: s, Images: checks, Warnings: warnings}
+	rep := verifyReport{OK: s.Present+s.NotPulled == s.Fields, Summary: s, Images: checks, Warnings: warnings}
 	if rep.Images == nil {
 		rep.Images = []mirrorsync.Check{}
 	}

@@ -260,6 +260,11 @@ func TestVerify(t *testing.T) {
 	} {
 		fields = append(fields, manifest.Image{Location: manifest.Location{File: "a.yaml", Document: 1, Line: i + 1}, Decision: eng.Decide(img)})
 	}
+	// An image kept for its pull policy Never is on the node: no registry
+	// is asked about it.
+	kept := eng.Decide("local/tool:1")
+	kept.Action, kept.Result, kept.Err = mirror.Kept, kept.Image, errors.New("imagePullPolicy: Never")
+	fields = append(fields, manifest.Image{Location: manifest.Location{File: "a.yaml", Document: 1, Line: 9}, Decision: kept})
 	checks := Verify(context.Background(), f, fields, eng, VerifyOptions{SameDigest: true})
 	var got []string
 	for _, c := range checks {
@@ -274,6 +279,7 @@ func TestVerify(t *testing.T) {
 		"missing mirror.example.com/hub/library/gone:1 ",
 		"present busybox:1 ",
 		"error Bad:1 ",
+		"not pulled local/tool:1 ",
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("verdicts (-want +got):\n%s", diff)
@@ -283,10 +289,13 @@ func TestVerify(t *testing.T) {
 			t.Errorf("%s checked %d times", img, n)
 		}
 	}
+	if _, ok := f.heads["local/tool:1"]; ok {
+		t.Error("an image kept for its pull policy was checked")
+	}
 	if !strings.Contains(checks[4].Error, "denied") {
 		t.Errorf("401 reported as %q", checks[4].Error)
 	}
-	wantSum := VerifySummary{Fields: 8, Images: 7, Present: 4, Missing: 1, Mismatch: 1, Errors: 2}
+	wantSum := VerifySummary{Fields: 9, Images: 8, Present: 4, Missing: 1, Mismatch: 1, NotPulled: 1, Errors: 2}
 	if diff := cmp.Diff(wantSum, SummarizeChecks(checks)); diff != "" {
 		t.Errorf("summary (-want +got):\n%s", diff)
 	}

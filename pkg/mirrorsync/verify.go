@@ -30,6 +30,9 @@ const (
 	// Mismatch: with SameDigest, the mirror holds another digest than
 	// the source.
 	Mismatch Verdict = "digest mismatch"
+	// NotPulled: the image is kept as written because its pull policy is
+	// Never: the node must hold it already, and no registry is asked.
+	NotPulled Verdict = "not pulled"
 	// Unchecked: the registry could not be asked, or did not answer
 	// "found" or "not found" (401, 403, timeouts), or the image is not a
 	// valid reference.
@@ -81,8 +84,12 @@ func Verify(ctx context.Context, h Header, fields []manifest.Image, eng *mirror.
 	}
 	for i, f := range fields {
 		checks[i] = Check{Location: f.Location, Image: f.Decision.Image, Pulled: f.Pulled()}
-		if f.Decision.Action == mirror.Invalid {
+		switch f.Decision.Action {
+		case mirror.Invalid:
 			checks[i].Verdict, checks[i].Error = Unchecked, f.Decision.Err.Error()
+			continue
+		case mirror.Kept:
+			checks[i].Verdict, checks[i].Error = NotPulled, f.Decision.Err.Error()
 			continue
 		}
 		want(checks[i].Pulled)
@@ -198,7 +205,9 @@ type VerifySummary struct {
 	Present  int `json:"present"`
 	Missing  int `json:"missing"`
 	Mismatch int `json:"mismatched"`
-	Errors   int `json:"errors"`
+	// NotPulled counts the images kept for their pull policy Never.
+	NotPulled int `json:"notPulled"`
+	Errors    int `json:"errors"`
 }
 
 // SummarizeChecks counts checks, and the distinct images they pulled.
@@ -214,6 +223,8 @@ func SummarizeChecks(checks []Check) VerifySummary {
 			s.Missing++
 		case Mismatch:
 			s.Mismatch++
+		case NotPulled:
+			s.NotPulled++
 		default:
 			s.Errors++
 		}
