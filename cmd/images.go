@@ -19,7 +19,6 @@ import (
 	"kmirror.dev/kmirror/pkg/fileset"
 	"kmirror.dev/kmirror/pkg/manifest"
 	"kmirror.dev/kmirror/pkg/mirror"
-	"kmirror.dev/kmirror/pkg/scan"
 )
 
 // The formats of "kmirror images".
@@ -118,18 +117,7 @@ func (o *ImagesOptions) Run(cmd *cobra.Command, args []string) error {
 	default:
 		out = newImagesTable(spool)
 	}
-	stderr := cmd.ErrOrStderr()
-	sum, err := scan.Each(cmd.Context(), files, eng, scan.Visitor{
-		File: out.file,
-		Part: func(p *manifest.Part) error {
-			printWarnings(stderr, p.Warnings)
-			return out.part(p)
-		},
-	})
-	if err == nil {
-		err = out.end(sum)
-	}
-	if err != nil {
+	if _, err := scanTo(cmd.Context(), files, eng, out, cmd.ErrOrStderr()); err != nil {
 		return err
 	}
 	_, err = spool.WriteTo(cmd.OutOrStdout())

@@ -2,6 +2,7 @@ package cmd
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -12,6 +13,7 @@ import (
 	"kmirror.dev/kmirror/pkg/fileset"
 	"kmirror.dev/kmirror/pkg/manifest"
 	"kmirror.dev/kmirror/pkg/mirror"
+	"kmirror.dev/kmirror/pkg/scan"
 	"kmirror.dev/kmirror/pkg/unidiff"
 )
 
@@ -61,6 +63,22 @@ type output interface {
 	file(name string) error
 	part(p *manifest.Part) error
 	end(sum manifest.Summary) error
+}
+
+// scanTo scans files with eng, printing warnings to stderr as they come,
+// and gives each part to out.
+func scanTo(ctx context.Context, files []fileset.File, eng *mirror.Engine, out output, stderr io.Writer) (manifest.Summary, error) {
+	sum, err := scan.Each(ctx, files, eng, scan.Visitor{
+		File: out.file,
+		Part: func(p *manifest.Part) error {
+			printWarnings(stderr, p.Warnings)
+			return out.part(p)
+		},
+	})
+	if err == nil {
+		err = out.end(sum)
+	}
+	return sum, err
 }
 
 // streamOutput writes the rewritten inputs one after the other, separated

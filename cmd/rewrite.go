@@ -13,7 +13,6 @@ import (
 	"kmirror.dev/kmirror/pkg/fileset"
 	"kmirror.dev/kmirror/pkg/manifest"
 	"kmirror.dev/kmirror/pkg/mirror"
-	"kmirror.dev/kmirror/pkg/scan"
 )
 
 // RewriteOptions are the flags of "kmirror rewrite", which the bare
@@ -118,17 +117,7 @@ func (o *RewriteOptions) Run(cmd *cobra.Command, args []string) error {
 	if o.InPlace {
 		sum, err = o.rewriteInPlace(cmd.Context(), spool, stderr, files, eng)
 	} else {
-		out := o.output(spool)
-		sum, err = scan.Each(cmd.Context(), files, eng, scan.Visitor{
-			File: out.file,
-			Part: func(p *manifest.Part) error {
-				printWarnings(stderr, p.Warnings)
-				return out.part(p)
-			},
-		})
-		if err == nil {
-			err = out.end(sum)
-		}
+		sum, err = scanTo(cmd.Context(), files, eng, o.output(spool), stderr)
 	}
 	if err != nil {
 		return err
