@@ -96,6 +96,7 @@ func (o *ImagesOptions) Run(cmd *cobra.Command, args []string) error {
 	if err := o.Validate(); err != nil {
 		return err
 	}
+	tuneGC(streamGCPercent)
 	eng, err := o.Engine()
 	if err != nil {
 		return err

@@ -20,6 +20,7 @@ func runStdin(cmd *cobra.Command, o *RewriteOptions) error {
 	if err := o.Validate(nil); err != nil {
 		return err
 	}
+	tuneGC(streamGCPercent)
 	br := bufio.NewReaderSize(cmd.InOrStdin(), krm.DetectLimit)
 	head, err := br.Peek(krm.DetectLimit)
 	if err != nil && err != io.EOF && err != bufio.ErrBufferFull {
@@ -43,8 +44,7 @@ func runFunction(cmd *cobra.Command, o *RewriteOptions, in io.Reader) error {
 		return errors.New("stdin is a ResourceList, which kmirror runs as a KRM function: " +
 			"--check, --diff, --in-place and --output do not apply")
 	}
-	// The input spool moves to a file early: a list is long or it is small.
-	src, out := fileset.NewSpool(1<<20), fileset.NewSpool(0)
+	src, out := fileset.NewSpool(0), fileset.NewSpool(0)
 	defer src.Close()
 	defer out.Close()
 	if _, err := io.Copy(src, in); err != nil {

@@ -3,6 +3,7 @@ package cmd
 import (
 	"fmt"
 	"os"
+	"runtime/debug"
 	"strings"
 
 	"github.com/fatih/color"
@@ -62,4 +63,18 @@ func (o *ColorOptions) Validate() error {
 // /dev/null.
 func isTerminal(f *os.File) bool {
 	return isatty.IsTerminal(f.Fd()) || isatty.IsCygwinTerminal(f.Fd())
+}
+
+// streamGCPercent is the GOGC of the commands that read streams, unless
+// the environment sets one. Their live heap is the few MB of the parts in
+// flight, but yaml.v3 allocates some forty bytes for each byte it parses:
+// at the default of 100 the collector takes a third of the CPU, at 200 a
+// fifth, for some 10 MB more of peak memory.
+const streamGCPercent = 200
+
+// tuneGC sets GOGC to percent, unless the environment sets it.
+func tuneGC(percent int) {
+	if _, set := os.LookupEnv("GOGC"); !set {
+		debug.SetGCPercent(percent)
+	}
 }

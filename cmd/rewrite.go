@@ -101,6 +101,7 @@ func (o *RewriteOptions) Run(cmd *cobra.Command, args []string) error {
 	if err := o.Validate(args); err != nil {
 		return err
 	}
+	tuneGC(streamGCPercent)
 	eng, err := o.Engine()
 	if err != nil {
 		return err

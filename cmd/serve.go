@@ -135,11 +135,7 @@ const servingGCPercent = 400
 // time a few MB are allocated: a hundred times a second under load, for a
 // quarter of the CPU. At 400 the heap grows to a few tens of MB between
 // collections. GOGC and GOMEMLIMIT in the environment still apply.
-func setGCPercent() {
-	if _, set := os.LookupEnv("GOGC"); !set {
-		debug.SetGCPercent(servingGCPercent)
-	}
-}
+func setGCPercent() { tuneGC(servingGCPercent) }
 
 // setMemoryLimit makes the garbage collector work harder as the heap nears
 // admission.MemoryLimit, unless the environment sets GOMEMLIMIT. At

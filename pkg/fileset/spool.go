@@ -10,7 +10,7 @@ import (
 
 // DefaultSpoolLimit is how much a Spool holds in memory before it moves to
 // a temporary file.
-const DefaultSpoolLimit = 4 << 20
+const DefaultSpoolLimit = 1 << 20
 
 // Spool holds what is written to it, in memory up to a limit and then in a
 // temporary file, so that a command can write its whole output before
