@@ -8,6 +8,8 @@ import (
 	"strings"
 
 	"sigs.k8s.io/kustomize/kyaml/yaml"
+
+	"kmirror.dev/kmirror/pkg/manifest"
 )
 
 // A ResourceList as kustomize and kpt write it is a block mapping at the
@@ -39,12 +41,13 @@ type span struct {
 
 // layout is where the parts of a ResourceList are.
 type layout struct {
-	// items is the run of lines that holds the entries of items, and
-	// entries the run of each entry; the skeleton is the input without
-	// items.
-	items   span
-	entries []span
-	// tailEnd says that the document ends without a final newline.
+	// items is the run of lines that holds the entries of items; the
+	// skeleton is the input without it. first is where its first entry
+	// starts (after comments), or items.end when it has none; the entries
+	// start with "-" at indent.
+	items         span
+	first, indent int64
+	// noFinalNewline says that the document ends without a final newline.
 	noFinalNewline bool
 }
 
@@ -52,12 +55,12 @@ type layout struct {
 // errNotLayout.
 func scanLayout(r io.Reader) (*layout, error) {
 	br := bufio.NewReaderSize(r, 64<<10)
-	l := &layout{items: span{start: -1}}
+	l := &layout{items: span{start: -1}, first: -1}
 	var off int64
 	line := 0
 	inItems, started, ended := false, false, false
 	indent := -1
-	var last []byte
+	finalNewline := true
 	for {
 		text, err := readLine(br)
 		if err != nil && err != io.EOF {
@@ -69,7 +72,7 @@ func scanLayout(r io.Reader) (*layout, error) {
 		line++
 		start := off
 		off += int64(len(text))
-		last = text
+		finalNewline = text[len(text)-1] == '\n'
 		if hasOddBreak(text) {
 			return nil, errNotLayout
 		}
@@ -101,10 +104,9 @@ func scanLayout(r io.Reader) (*layout, error) {
 			}
 			switch {
 			case margin == indent && isEntry(trimmed):
-				if n := len(l.entries); n > 0 {
-					l.entries[n-1].end = start
+				if l.first < 0 {
+					l.first, l.indent = start, int64(indent)
 				}
-				l.entries = append(l.entries, span{start: start, line: line})
 				continue
 			case margin > indent:
 				continue
@@ -114,9 +116,6 @@ func scanLayout(r io.Reader) (*layout, error) {
 			// Back at the margin: the next key of the ResourceList.
 			inItems = false
 			l.items.end = start
-			if n := len(l.entries); n > 0 {
-				l.entries[n-1].end = start
-			}
 		}
 		if margin > 0 || isEntry(trimmed) {
 			continue // the value of a key of the ResourceList
@@ -137,22 +136,60 @@ func scanLayout(r io.Reader) (*layout, error) {
 	}
 	if inItems {
 		l.items.end = off
-		if n := len(l.entries); n > 0 {
-			l.entries[n-1].end = off
-		}
+	}
+	if l.first < 0 {
+		l.first = l.items.end
 	}
 	if ended {
 		return nil, errNotLayout
 	}
-	l.noFinalNewline = len(last) > 0 && last[len(last)-1] != '\n'
+	l.noFinalNewline = !finalNewline
 	return l, nil
 }
 
+// entries yields the entries of the items of src, one chunk each, reading
+// them again line by line: memory holds one entry, whatever the length of
+// the list.
+func (l *layout) entries(src io.ReaderAt, yield func(manifest.Chunk) error) error {
+	br := bufio.NewReaderSize(io.NewSectionReader(src, l.first, l.items.end-l.first), 64<<10)
+	var buf []byte
+	start, off := l.first, l.first
+	line, startLine := l.items.line-1, 0
+	flush := func() error {
+		if len(buf) == 0 {
+			return nil
+		}
+		err := yield(manifest.Chunk{Data: buf, Offset: start, Line: startLine})
+		buf = buf[:0]
+		return err
+	}
+	for {
+		text, err := readLine(br)
+		if err != nil && err != io.EOF {
+			return err
+		}
+		if len(text) == 0 {
+			return flush()
+		}
+		line++
+		body := bytes.TrimRight(text, "\r\n")
+		if trimmed := bytes.TrimLeft(body, " "); len(trimmed) > 0 && int64(len(body)-len(trimmed)) == l.indent && isEntry(trimmed) {
+			if ferr := flush(); ferr != nil {
+				return ferr
+			}
+			start, startLine = off, line
+		}
+		buf = append(buf, text...)
+		off += int64(len(text))
+	}
+}
+
 // readLine returns the next line of br, newline included, however long.
+// The line is valid until the next read.
 func readLine(br *bufio.Reader) ([]byte, error) {
 	text, err := br.ReadSlice('\n')
 	if err != bufio.ErrBufferFull {
-		return append([]byte(nil), text...), err
+		return text, err
 	}
 	line := append([]byte(nil), text...)
 	for err == bufio.ErrBufferFull {

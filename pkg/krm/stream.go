@@ -101,30 +101,10 @@ func skeleton(src *io.SectionReader, l *layout) (*yaml.Node, error) {
 // items writes the ResourceList src with the images of its items decided
 // by eng, and keeps the warnings as results.
 func (o *Output) items(src *io.SectionReader, l *layout, eng *mirror.Engine, out io.Writer) error {
-	first := l.items.end
-	if len(l.entries) > 0 {
-		first = l.entries[0].start
-	}
-	if _, err := io.Copy(out, io.NewSectionReader(src, 0, first)); err != nil {
+	if _, err := io.Copy(out, io.NewSectionReader(src, 0, l.first)); err != nil {
 		return err
 	}
-	entries := func(yield func(manifest.Chunk) error) error {
-		var buf []byte
-		for _, e := range l.entries {
-			if n := int(e.end - e.start); cap(buf) < n {
-				buf = make([]byte, n)
-			} else {
-				buf = buf[:n]
-			}
-			if n, err := src.ReadAt(buf, e.start); err != nil && !(err == io.EOF && n == len(buf)) {
-				return err
-			}
-			if err := yield(manifest.Chunk{Data: buf, Offset: e.start, Line: e.line}); err != nil {
-				return err
-			}
-		}
-		return nil
-	}
+	entries := func(yield func(manifest.Chunk) error) error { return l.entries(src, yield) }
 	seen := 0
 	var outErr error
 	_, err := manifest.ScanList("stdin", entries, eng, func(p *manifest.Part) error {

@@ -11,6 +11,7 @@ import (
 	"sigs.k8s.io/kustomize/kyaml/yaml"
 
 	"kmirror.dev/kmirror/pkg/fileset"
+	"kmirror.dev/kmirror/pkg/manifest"
 )
 
 const streamECR = "048912060910.dkr.ecr.cn-northwest-1.amazonaws.com.cn"
@@ -102,8 +103,15 @@ func TestScanLayout(t *testing.T) {
 	}
 	in := resourceLists["streamed"]
 	var entries []string
-	for _, e := range l.entries {
-		entries = append(entries, fmt.Sprintf("%d:%q", e.line, in[e.start:e.end]))
+	err = l.entries(strings.NewReader(in), func(c manifest.Chunk) error {
+		if in[c.Offset:c.Offset+int64(len(c.Data))] != string(c.Data) {
+			t.Errorf("entry at %d is not the input's", c.Offset)
+		}
+		entries = append(entries, fmt.Sprintf("%d:%q", c.Line, c.Data))
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
 	want := []string{
 		`5:"- apiVersion: v1\n  kind: Pod\n  metadata: {name: a}\n  spec:\n    containers:\n    - image: nginx   # c\n      name: x\n# between\n"`,
