@@ -8,12 +8,30 @@ TOOLS   := .ci/tools.sh
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo devel)
 LDFLAGS := -X kmirror.dev/kmirror/cmd.Version=$(VERSION)
 
-.PHONY: all build demo test unit e2e deps bench bench-serve bench-sync golden fuzz lint fmt clean
+.PHONY: all build image demo test unit e2e deps bench bench-serve bench-sync golden fuzz lint fmt clean
 
 all: build
 
 build:
 	$(GO) build -trimpath -ldflags "$(LDFLAGS)" -o $(BIN) .
+
+# The container image, built without a Docker engine (tools/image, over
+# go-containerregistry): an OCI index of PLATFORMS, pushed to IMAGE
+# (repo[:tag], the tag defaulting to VERSION; credentials from the Docker
+# config, TLS trust from the system or SSL_CERT_FILE) and/or written as an
+# OCI layout to OCI_LAYOUT (bin/image when IMAGE is not given). Every
+# timestamp is SOURCE_DATE_EPOCH, the last commit's time by default, so a
+# commit builds the same digest each time.
+IMAGE             ?=
+OCI_LAYOUT        ?= $(if $(IMAGE),,bin/image)
+PLATFORMS         ?= linux/amd64,linux/arm64
+REVISION          ?= $(shell git rev-parse HEAD 2>/dev/null)
+SOURCE_DATE_EPOCH ?= $(shell git log -1 --format=%ct 2>/dev/null || echo 0)
+
+image:
+	$(GO) run ./tools/image --go "$(GO)" --version "$(VERSION)" --revision "$(REVISION)" \
+	  --created "$(SOURCE_DATE_EPOCH)" --platforms "$(PLATFORMS)" \
+	  $(if $(IMAGE),--push "$(IMAGE)") $(if $(OCI_LAYOUT),--oci-layout "$(OCI_LAYOUT)")
 
 # Build kmirror and rewrite the example manifest with the default rules.
 demo: build
