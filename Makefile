@@ -39,7 +39,7 @@ demo: build
 	$(BIN) rewrite testdata/example/deployment.yaml
 
 # Every test: unit, golden, CLI, and the end-to-end tests with a real
-# kube-apiserver, kustomize and helm.
+# kube-apiserver, kustomize, Helm 3 and 4, registries, and `make image`.
 test: lint unit e2e
 
 unit:
@@ -57,7 +57,8 @@ e2e: deps
 	apiserver=$$(bash $(TOOLS) kube-apiserver) && \
 	kustomize=$$(bash $(TOOLS) kustomize) && \
 	helm=$$(bash $(TOOLS) helm) && \
-	KMIRROR_KUBE_APISERVER=$$apiserver KMIRROR_KUSTOMIZE=$$kustomize KMIRROR_HELM=$$helm \
+	helm4=$$(bash $(TOOLS) helm4) && \
+	KMIRROR_KUBE_APISERVER=$$apiserver KMIRROR_KUSTOMIZE=$$kustomize KMIRROR_HELM=$$helm KMIRROR_HELM4=$$helm4 \
 	$(GO) test -count=1 -tags e2e -timeout 30m -v ./pkg/e2e/ 2>&1 | tee /tmp/kmirror-e2e.log | \
 	grep -E '^(=== RUN|--- |PASS|FAIL|ok|panic)|_test.go:'
 
