@@ -32,13 +32,19 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
 	stop()
+	var usage usageError
 	switch {
 	case errors.Is(err, flag.ErrHelp):
+	case errors.As(err, &usage):
+		os.Exit(2) // the flag package has said what was wrong
 	case err != nil:
 		fmt.Fprintln(os.Stderr, "image:", err)
 		os.Exit(2)
 	}
 }
+
+// usageError is a bad command line, which the flag package reports.
+type usageError struct{ error }
 
 type options struct {
 	push, layout, version, revision, platforms, caBundle, goCmd string
@@ -66,7 +72,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var o options
 	o.addFlags(fs)
 	if err := fs.Parse(args); err != nil {
-		return err
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return usageError{err}
 	}
 	if fs.NArg() > 0 {
 		return fmt.Errorf("unexpected arguments %q", fs.Args())

@@ -50,3 +50,14 @@ func TestRunHelp(t *testing.T) {
 		}
 	}
 }
+
+// TestRunBadFlag: the flag package reports a bad flag, and main says no
+// more than that.
+func TestRunBadFlag(t *testing.T) {
+	var stdout, stderr bytes.Buffer
+	err := run(context.Background(), []string{"--bogus"}, &stdout, &stderr)
+	var usage usageError
+	if !errors.As(err, &usage) || !strings.Contains(stderr.String(), "flag provided but not defined: -bogus") {
+		t.Errorf("run --bogus: %v\n%s", err, stderr.String())
+	}
+}
