@@ -55,7 +55,7 @@ func (r *registries) makeImage(t *testing.T, dockerConfig string, vars ...string
 	return out.String(), errOut.String(), err
 }
 
-var builtDigest = regexp.MustCompile(`(?m)^built kmirror ` + imageVersion + ` for linux/amd64,linux/arm64: (sha256:[0-9a-f]{64})$`)
+var builtDigest = regexp.MustCompile(`(?m)^built kmirror ` + regexp.QuoteMeta(imageVersion) + ` for linux/amd64,linux/arm64: (sha256:[0-9a-f]{64})$`)
 
 // TestImage builds the image with `make image` twice, into an OCI layout
 // and into a registry that requires the credentials of the Docker config,
