@@ -2,6 +2,8 @@
 # The kmirror image: the webhook (kmirror serve) and every other command.
 #   docker build -t registry.example.com/kmirror:v1 --build-arg VERSION=v1 .
 #   kmirror manifests --image registry.example.com/kmirror:v1 | kubectl apply -f -
+# Without a Docker engine, `make image IMAGE=registry.example.com/kmirror:v1 VERSION=v1`
+# builds the same program for linux/amd64 and linux/arm64 (README, "The image").
 
 FROM golang:1.26 AS build
 WORKDIR /src

@@ -8,12 +8,30 @@ TOOLS   := .ci/tools.sh
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo devel)
 LDFLAGS := -X kmirror.dev/kmirror/cmd.Version=$(VERSION)
 
-.PHONY: all build demo test unit e2e deps bench bench-serve bench-sync golden fuzz lint fmt clean
+.PHONY: all build image demo test unit e2e deps bench bench-serve bench-sync golden fuzz lint fmt clean
 
 all: build
 
 build:
 	$(GO) build -trimpath -ldflags "$(LDFLAGS)" -o $(BIN) .
+
+# The container image, built without a Docker engine (tools/image, over
+# go-containerregistry): an OCI index of PLATFORMS, pushed to IMAGE
+# (repo[:tag], the tag defaulting to VERSION; credentials from the Docker
+# config, TLS trust from the system or SSL_CERT_FILE) and/or written as an
+# OCI layout to OCI_LAYOUT (bin/image when IMAGE is not given). Every
+# timestamp is SOURCE_DATE_EPOCH, the last commit's time by default, so a
+# commit builds the same digest each time.
+IMAGE             ?=
+OCI_LAYOUT        ?= $(if $(IMAGE),,bin/image)
+PLATFORMS         ?= linux/amd64,linux/arm64
+REVISION          ?= $(shell git rev-parse HEAD 2>/dev/null)
+SOURCE_DATE_EPOCH ?= $(shell git log -1 --format=%ct 2>/dev/null || echo 0)
+
+image:
+	$(GO) run ./tools/image --go "$(GO)" --version "$(VERSION)" --revision "$(REVISION)" \
+	  --created "$(SOURCE_DATE_EPOCH)" --platforms "$(PLATFORMS)" \
+	  $(if $(IMAGE),--push "$(IMAGE)") $(if $(OCI_LAYOUT),--oci-layout "$(OCI_LAYOUT)")
 
 # Build kmirror and rewrite the example manifest with the default rules.
 demo: build
@@ -21,7 +39,7 @@ demo: build
 	$(BIN) rewrite testdata/example/deployment.yaml
 
 # Every test: unit, golden, CLI, and the end-to-end tests with a real
-# kube-apiserver, kustomize and helm.
+# kube-apiserver, kustomize, Helm 3 and 4, registries, and `make image`.
 test: lint unit e2e
 
 unit:
@@ -39,7 +57,8 @@ e2e: deps
 	apiserver=$$(bash $(TOOLS) kube-apiserver) && \
 	kustomize=$$(bash $(TOOLS) kustomize) && \
 	helm=$$(bash $(TOOLS) helm) && \
-	KMIRROR_KUBE_APISERVER=$$apiserver KMIRROR_KUSTOMIZE=$$kustomize KMIRROR_HELM=$$helm \
+	helm4=$$(bash $(TOOLS) helm4) && \
+	KMIRROR_KUBE_APISERVER=$$apiserver KMIRROR_KUSTOMIZE=$$kustomize KMIRROR_HELM=$$helm KMIRROR_HELM4=$$helm4 \
 	$(GO) test -count=1 -tags e2e -timeout 30m -v ./pkg/e2e/ 2>&1 | tee /tmp/kmirror-e2e.log | \
 	grep -E '^(=== RUN|--- |PASS|FAIL|ok|panic)|_test.go:'
 

@@ -2,13 +2,15 @@
 # Installs the Debian packages the end-to-end tests need, when missing:
 # etcd for the kube-apiserver; docker-registry (CNCF distribution),
 # skopeo and htpasswd (apache2-utils) for the registry tests and
-# `make bench-sync`.
+# `make bench-sync`; ca-certificates, whose bundle `make image` puts in the
+# image.
 set -euo pipefail
 missing=()
 command -v etcd >/dev/null || missing+=(etcd-server)
 command -v docker-registry >/dev/null || missing+=(docker-registry)
 command -v skopeo >/dev/null || missing+=(skopeo)
 command -v htpasswd >/dev/null || missing+=(apache2-utils)
+[[ -f /etc/ssl/certs/ca-certificates.crt ]] || missing+=(ca-certificates)
 if ((${#missing[@]})); then
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq

@@ -4,12 +4,16 @@
 # $KMIRROR_TOOLS (default ~/.cache/kmirror-tools), so a machine builds each
 # version once; a fresh machine builds it on first use.
 #
-#   .ci/tools.sh kube-apiserver|kustomize|helm
+#   .ci/tools.sh kube-apiserver|kustomize|helm|helm4
+#
+# helm is Helm 3 and helm4 is Helm 4; both binaries are called helm, as
+# the README runs them, in directories of their own.
 set -euo pipefail
 
 KUBE_VERSION=v1.37.2
 KUSTOMIZE_VERSION=v5.8.1
 HELM_VERSION=v3.22.0
+HELM4_VERSION=v4.3.1
 
 cache=${KMIRROR_TOOLS:-$HOME/.cache/kmirror-tools}
 
@@ -60,8 +64,11 @@ kustomize)
 helm)
   build helm "$HELM_VERSION" helm.sh/helm/v3 helm.sh/helm/v3/cmd/helm
   ;;
+helm4)
+  build helm "$HELM4_VERSION" helm.sh/helm/v4 helm.sh/helm/v4/cmd/helm
+  ;;
 *)
-  echo "usage: $0 kube-apiserver|kustomize|helm" >&2
+  echo "usage: $0 kube-apiserver|kustomize|helm|helm4" >&2
   exit 2
   ;;
 esac

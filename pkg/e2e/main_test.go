@@ -1,8 +1,10 @@
 //go:build e2e
 
 // Package e2e runs kmirror against the real tools it works with: a
-// kube-apiserver with etcd, kustomize and helm. `make e2e` builds those
-// tools (cached by version) and passes their paths in KMIRROR_* variables.
+// kube-apiserver with etcd, kustomize, Helm 3 and Helm 4, distribution
+// registries and skopeo; and it builds kmirror's image with `make image`.
+// `make e2e` builds those tools (cached by version) and passes their paths
+// in KMIRROR_* variables.
 package e2e
 
 import (

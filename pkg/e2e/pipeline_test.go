@@ -41,22 +41,35 @@ func pipelineRoot() string {
 	return filepath.Join(filepath.Dir(here), "..", "..")
 }
 
-// runPipeline runs command with sh in dir, with kmirror and the real tools
-// first on PATH, and returns what it printed; err is the exit error.
+// runPipeline runs command with sh in dir, with kmirror, kustomize and
+// Helm 3 first on PATH, and returns what it printed; err is the exit error.
 func runPipeline(t *testing.T, dir, command string) (stdout, stderr string, err error) {
 	t.Helper()
-	path := []string{filepath.Dir(kmirrorBin)}
-	for _, name := range []string{"KMIRROR_KUSTOMIZE", "KMIRROR_HELM"} {
-		path = append(path, filepath.Dir(tool(t, name)))
+	return runShell(t, dir, command, tool(t, "KMIRROR_HELM"), helmHomes(t))
+}
+
+// helmHomes are fresh directories for helm's configuration, cache, data
+// and plugins, so that helm keeps no state of the machine's user between
+// tests.
+func helmHomes(t *testing.T) []string {
+	t.Helper()
+	data := t.TempDir()
+	return []string{"HELM_CONFIG_HOME=" + t.TempDir(), "HELM_CACHE_HOME=" + t.TempDir(),
+		"HELM_DATA_HOME=" + data, "HELM_PLUGINS=" + filepath.Join(data, "plugins")}
+}
+
+// runShell runs command with sh in dir, with kmirror, kustomize and the
+// helm binary first on PATH and env added to the environment.
+func runShell(t *testing.T, dir, command, helm string, env []string) (stdout, stderr string, err error) {
+	t.Helper()
+	kustomize := tool(t, "KMIRROR_KUSTOMIZE")
+	if filepath.Base(kustomize) != "kustomize" || filepath.Base(helm) != "helm" {
+		t.Fatal("KMIRROR_KUSTOMIZE and KMIRROR_HELM* must name binaries called kustomize and helm, as the README runs them")
 	}
-	if filepath.Base(tool(t, "KMIRROR_KUSTOMIZE")) != "kustomize" || filepath.Base(tool(t, "KMIRROR_HELM")) != "helm" {
-		t.Fatal("KMIRROR_KUSTOMIZE and KMIRROR_HELM must name binaries called kustomize and helm, as the README runs them")
-	}
+	path := []string{filepath.Dir(kmirrorBin), filepath.Dir(kustomize), filepath.Dir(helm), os.Getenv("PATH")}
 	cmd := exec.Command("sh", "-c", "set -e; "+command)
 	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), "PATH="+strings.Join(path, string(os.PathListSeparator))+string(os.PathListSeparator)+os.Getenv("PATH"),
-		// Helm keeps no state of the machine's user between tests.
-		"HELM_CONFIG_HOME="+t.TempDir(), "HELM_CACHE_HOME="+t.TempDir(), "HELM_DATA_HOME="+t.TempDir())
+	cmd.Env = append(append(os.Environ(), "PATH="+strings.Join(path, string(os.PathListSeparator))), env...)
 	var out, errOut bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errOut
 	err = cmd.Run()
