@@ -15,7 +15,7 @@ all: build
 build:
 	$(GO) build -trimpath -ldflags "$(LDFLAGS)" -o $(BIN) .
 
-# The container image, built without a Docker engine (tools/image, over
+# The container image, built without a Docker engine (cmd/kmirror-image, over
 # go-containerregistry): an OCI index of PLATFORMS, pushed to IMAGE
 # (repo[:tag], the tag defaulting to VERSION; credentials from the Docker
 # config, TLS trust from the system or SSL_CERT_FILE) and/or written as an
@@ -29,7 +29,7 @@ REVISION          ?= $(shell git rev-parse HEAD 2>/dev/null)
 SOURCE_DATE_EPOCH ?= $(shell git log -1 --format=%ct 2>/dev/null || echo 0)
 
 image:
-	$(GO) run ./tools/image --go "$(GO)" --version "$(VERSION)" --revision "$(REVISION)" \
+	$(GO) run ./cmd/kmirror-image --go "$(GO)" --version "$(VERSION)" --revision "$(REVISION)" \
 	  --created "$(SOURCE_DATE_EPOCH)" --platforms "$(PLATFORMS)" \
 	  $(if $(IMAGE),--push "$(IMAGE)") $(if $(OCI_LAYOUT),--oci-layout "$(OCI_LAYOUT)")
 
