@@ -2,6 +2,7 @@ package admission
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -33,6 +34,10 @@ type Handler struct {
 	// WaitTimeout is how long a review waits for room in InFlightBytes
 	// before it is answered 503; 0 means DefaultWaitTimeout.
 	WaitTimeout time.Duration
+	// Swap, when set, sends an image to the mirror only when the mirror
+	// holds it (--swap-policy exists); nil sends every image the rules
+	// mirror (--swap-policy always).
+	Swap *Swap
 
 	once      sync.Once
 	decisions *decisions
@@ -65,10 +70,14 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	defer res.release()
 	a := jsonnode.GetArena()
 	a.MaxNodes, a.MaxDepth = MaxValues, MaxDepth
-	defer func() {
-		a.MaxNodes, a.MaxDepth = 0, 0
-		a.Release()
-	}()
+	releaseTree := func() {
+		if a != nil {
+			a.MaxNodes, a.MaxDepth = 0, 0
+			a.Release()
+			a = nil
+		}
+	}
+	defer releaseTree()
 	review, status, err := h.read(w, r, a)
 	if err != nil {
 		h.fail(w, r, review, status, err, start)
@@ -80,15 +89,40 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, review, http.StatusRequestEntityTooLarge, err, start)
 		return
 	}
+	dryRun := review.request.DryRun != nil && *review.request.DryRun
+	if h.Swap != nil && mut != nil {
+		h.swap(r.Context(), start, review, mut, &res, releaseTree)
+	}
+	answer(resp, mut)
 	w.Header().Set("Content-Type", "application/json")
 	_, _ = w.Write(appendReview(make([]byte, 0, answerSize(resp)), review.apiVersion, resp))
 	result := ResultUnchanged
 	if resp.Patch != nil {
 		result = ResultPatched
 	}
-	dryRun := review.request.DryRun != nil && *review.request.DryRun
 	h.Metrics.observe(result, mut, dryRun, time.Since(start))
 	h.logReview(r, &review.request, result, mut, time.Since(start))
+}
+
+// swap runs the swap step on mut. While it waits for the mirror's answers,
+// the review holds only what its answer needs: its tree goes back to the
+// pool (releaseTree; nothing reads it after), and its part of the memory
+// budget shrinks to that, so that reviews waiting on a slow registry do
+// not keep others out. The wait ends at the review's budget.
+func (h *Handler) swap(ctx context.Context, start time.Time, r *review, mut *Mutation, res *reservation, releaseTree func()) {
+	c, wait := h.Swap.ask(mut)
+	if wait != nil {
+		// Nothing may point into the tree: an arena too large for the
+		// pool is left to the collector.
+		r.object, r.oldObject = nil, nil
+		mut.forgetTree()
+		releaseTree()
+		res.shrink(waitCost(r.size, mut))
+		ctx, cancel := context.WithDeadline(ctx, start.Add(h.Swap.budget()))
+		wait(ctx)
+		cancel()
+	}
+	h.Swap.apply(mut, c, r.request.DryRun != nil && *r.request.DryRun)
 }
 
 // checkRequest checks what can be checked before the body is read: the
@@ -223,14 +257,22 @@ func (h *Handler) logReview(r *http.Request, req *admissionv1.AdmissionRequest, 
 	}
 	attrs := append(requestAttrs(req), slog.String("result", result))
 	if mut != nil {
-		var changes []string
+		var changes, fromSource []string
 		for i := range mut.Images {
-			if d := &mut.Images[i].Decision; d.Changed() {
-				changes = append(changes, clip(mut.Images[i].Path.String(), maxEcho)+": "+clip(d.Image, maxEcho)+" -> "+clip(d.Result, maxEcho))
+			img := &mut.Images[i]
+			d := &img.Decision
+			switch {
+			case img.rewritten():
+				changes = append(changes, clip(img.Path.String(), maxEcho)+": "+clip(d.Image, maxEcho)+" -> "+clip(d.Result, maxEcho))
+			case img.Unmirrored != "":
+				fromSource = append(fromSource, clip(img.Path.String(), maxEcho)+": "+clip(d.Image, maxEcho)+" ("+clip(d.Result, maxEcho)+": "+string(img.Unmirrored)+")")
 			}
 		}
 		if changes != nil {
 			attrs = append(attrs, slog.Any("rewritten", listed(changes)))
+		}
+		if fromSource != nil {
+			attrs = append(attrs, slog.Any("fromSource", listed(fromSource)))
 		}
 		if len(mut.Warnings) > 0 {
 			attrs = append(attrs, slog.Any("warnings", mut.Warnings))

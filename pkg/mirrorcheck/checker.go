@@ -242,6 +242,12 @@ func (c *Checker) classify(ctx context.Context, err error) Result {
 	case ctx.Err() != nil || errors.Is(err, context.DeadlineExceeded):
 		return Result{State: Failed, Reason: fmt.Sprintf("no answer from the registry within %s", c.o.Timeout)}
 	}
+	// The image is said by whoever reports the failure: the cause is
+	// enough, but for a refusal, whose message says what to check.
+	var re *registry.Error
+	if errors.As(err, &re) && re.Kind == nil {
+		err = re.Err
+	}
 	return Result{State: Failed, Reason: clip(err.Error(), maxReason)}
 }
 
