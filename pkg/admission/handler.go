@@ -10,6 +10,7 @@ import (
 	"mime"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	admissionv1 "k8s.io/api/admission/v1"
@@ -22,6 +23,7 @@ import (
 // Handler answers AdmissionReviews POSTed to it. It is safe for concurrent
 // use.
 type Handler struct {
+	// Engine decides images; SetEngine replaces it while serving.
 	Engine *mirror.Engine
 	// Log gets one line per request; nil logs nothing.
 	Log *slog.Logger
@@ -39,9 +41,27 @@ type Handler struct {
 	// mirror (--swap-policy always).
 	Swap *Swap
 
-	once      sync.Once
-	decisions *decisions
+	once sync.Once
+	// decisions are the engine in use, with its walk and the decisions
+	// it made: a review reads them once, and uses them to the end.
+	decisions atomic.Pointer[decisions]
 	budget    *budget
+}
+
+func (h *Handler) init() {
+	h.once.Do(func() {
+		if h.decisions.Load() == nil {
+			h.decisions.Store(newDecisions(h.Engine))
+		}
+		h.budget = newBudget(h.InFlightBytes, h.WaitTimeout)
+	})
+}
+
+// SetEngine makes the handler decide with eng from the next review on.
+// Reviews in flight finish with the engine they started with.
+func (h *Handler) SetEngine(eng *mirror.Engine) {
+	h.decisions.Store(newDecisions(eng))
+	h.init()
 }
 
 var _ http.Handler = (*Handler)(nil)
@@ -50,10 +70,7 @@ var _ http.Handler = (*Handler)(nil)
 // one, or is over the limits, with a 4xx or 5xx status and a message.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
-	h.once.Do(func() {
-		h.decisions = newDecisions(h.Engine)
-		h.budget = newBudget(h.InFlightBytes, h.WaitTimeout)
-	})
+	h.init()
 	if status, err := checkRequest(w, r); err != nil {
 		h.fail(w, r, nil, status, err, start)
 		return
@@ -84,7 +101,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	res.shrink(reviewCost(int64(review.size), review.values, review.images))
-	resp, mut, err := respond(h.decisions, review)
+	resp, mut, err := respond(h.decisions.Load(), review)
 	if err != nil {
 		h.fail(w, r, review, http.StatusRequestEntityTooLarge, err, start)
 		return
