@@ -75,8 +75,10 @@ type checks struct {
 func (s *Swap) ask(mut *Mutation) (*checks, func(context.Context)) {
 	c := &checks{}
 	for i := range mut.Images {
-		img := &mut.Images[i]
-		if img.Kept == Decided && img.Decision.Action == mirror.Mirrored && img.op > 0 {
+		if img := &mut.Images[i]; img.Kept == Decided && img.Decision.Action == mirror.Mirrored && img.op > 0 {
+			if c.at == nil {
+				c.at, c.images = make([]int, 0, len(mut.Images)-i), make([]string, 0, len(mut.Images)-i)
+			}
 			c.at = append(c.at, i)
 			c.images = append(c.images, img.Decision.Result)
 		}
@@ -92,8 +94,11 @@ func (s *Swap) ask(mut *Mutation) (*checks, func(context.Context)) {
 // OnError, that could not be checked, with a warning for the user; an
 // image the mirror lacks is queued for copying unless dryRun.
 func (s *Swap) apply(mut *Mutation, c *checks, dryRun bool) {
-	said := map[string]bool{}
+	var said map[string]bool
 	warn := func(w string) {
+		if said == nil {
+			said = map[string]bool{}
+		}
 		if !said[w] {
 			said[w] = true
 			mut.Warnings = append(mut.Warnings, clipMessage(w))
@@ -119,8 +124,10 @@ func (s *Swap) apply(mut *Mutation, c *checks, dryRun bool) {
 			warn(fmt.Sprintf("kmirror: cannot check that %s is in the mirror (%s); %s is pulled from its source (--on-check-error=source)", clip(target, maxEcho), res.Reason, clip(source, maxEcho)))
 		}
 	}
-	mut.dropOps()
-	mut.trimWarnings()
+	if said != nil {
+		mut.dropOps()
+		mut.trimWarnings()
+	}
 }
 
 // budget returns the review budget.
