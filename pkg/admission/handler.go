@@ -108,7 +108,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	dryRun := review.request.DryRun != nil && *review.request.DryRun
 	if h.Swap != nil && mut != nil {
-		h.swap(r.Context(), start, review, mut, &res, releaseTree)
+		h.swap(r.Context(), start, review, mut, dryRun, &res, releaseTree)
 	}
 	answer(resp, mut)
 	w.Header().Set("Content-Type", "application/json")
@@ -126,7 +126,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // pool (releaseTree; nothing reads it after), and its part of the memory
 // budget shrinks to that, so that reviews waiting on a slow registry do
 // not keep others out. The wait ends at the review's budget.
-func (h *Handler) swap(ctx context.Context, start time.Time, r *review, mut *Mutation, res *reservation, releaseTree func()) {
+func (h *Handler) swap(ctx context.Context, start time.Time, r *review, mut *Mutation, dryRun bool, res *reservation, releaseTree func()) {
 	c, wait := h.Swap.ask(mut)
 	if wait != nil {
 		// Nothing may point into the tree: an arena too large for the
@@ -139,7 +139,7 @@ func (h *Handler) swap(ctx context.Context, start time.Time, r *review, mut *Mut
 		wait(ctx)
 		cancel()
 	}
-	h.Swap.apply(mut, c, r.request.DryRun != nil && *r.request.DryRun)
+	h.Swap.apply(mut, c, dryRun)
 }
 
 // checkRequest checks what can be checked before the body is read: the
