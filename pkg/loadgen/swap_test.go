@@ -29,9 +29,9 @@ import (
 
 // The shape of the swap benchmark's load, at fixedRate reviews/s.
 const (
-	// swapRounds alternate between the two servers, swapSeconds each.
-	swapRounds  = 6
-	swapSeconds = 5
+	// swapRounds alternate between the two servers, a second each, so that
+	// a change in the machine's load falls on both.
+	swapRounds = 30
 	// coldReviews are sent at coldRate reviews/s with every image new:
 	// 4,500 new images at 450 a second. The registry on the same two
 	// cores answers some 700 HEAD requests a second (1.5 ms of its CPU
@@ -94,7 +94,7 @@ func BenchmarkServeSwap(b *testing.B) {
 				first, second = exists, always
 			}
 			for _, s := range []*server{first, second} {
-				r := load(s, reviews, fixedRate*swapSeconds, fixedRate)
+				r := load(s, reviews, fixedRate, fixedRate)
 				if s == always {
 					a.Add(r)
 				} else {
@@ -253,20 +253,16 @@ func reviewImages(b *testing.B, body []byte, eng *mirror.Engine) []string {
 	return out
 }
 
-// pushTags tags img as each image of present that is in the mirror, 8 at
-// a time.
+// pushTags tags img as each image of present that is in the mirror: img
+// is written once to each repository, then tagged, 8 tags at a time.
 func pushTags(b *testing.B, t http.RoundTripper, present map[string]bool, img v1.Image) {
-	refs := make(chan string)
+	refs := make(chan name.Reference)
 	var wg sync.WaitGroup
 	errs := make(chan error, 8)
 	for range 8 {
 		wg.Go(func() {
 			for ref := range refs {
-				r, err := name.ParseReference(ref)
-				if err == nil {
-					err = remote.Write(r, img, remote.WithTransport(t))
-				}
-				if err != nil {
+				if err := remote.Put(ref, img, remote.WithTransport(t)); err != nil {
 					select {
 					case errs <- err:
 					default:
@@ -275,10 +271,21 @@ func pushTags(b *testing.B, t http.RoundTripper, present map[string]bool, img v1
 			}
 		})
 	}
+	written := map[string]bool{}
 	for ref, ok := range present {
-		if ok {
-			refs <- ref
+		if !ok {
+			continue
 		}
+		r, err := name.ParseReference(ref)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if repo := r.Context().String(); !written[repo] {
+			written[repo] = true
+			pushImage(b, t, ref, img)
+			continue
+		}
+		refs <- r
 	}
 	close(refs)
 	wg.Wait()

@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+
 	"kmirror.dev/kmirror/pkg/registrytest"
 )
 
@@ -28,7 +30,7 @@ type tokenRegistry struct {
 
 const testToken = "t0ken"
 
-func newTokenRegistry(t *testing.T) *tokenRegistry {
+func newTokenRegistry(t testing.TB) *tokenRegistry {
 	t.Helper()
 	tr := &tokenRegistry{testRegistry: newTestRegistry(t)}
 	challenge := fmt.Sprintf(`Bearer realm="http://%s/token",service="test"`, tr.host)
@@ -184,5 +186,34 @@ func TestProberBounds(t *testing.T) {
 	p.Head(context.Background(), reg.host+"/a:1")
 	if pings() != 1 {
 		t.Error("a transport older than maxAge was used")
+	}
+}
+
+// BenchmarkHead measures a HEAD request to a registry with a token
+// service, go-containerregistry's in-process one behind the token flow of
+// tokenRegistry: Client.Head logs in each time, the Prober once per
+// repository.
+func BenchmarkHead(b *testing.B) {
+	tr := newTokenRegistry(b)
+	tr.open.Store(true)
+	push(b, tr.host+"/team/app:1", threePlatforms)
+	tr.open.Store(false)
+	c := newClient(b, tr.host)
+	img := tr.host + "/team/app:1"
+	for _, bc := range []struct {
+		name string
+		head func(context.Context, string) (*v1.Descriptor, error)
+	}{{"Client", c.Head}, {"Prober", c.NewProber(0, 0).Head}} {
+		b.Run(bc.name, func(b *testing.B) {
+			tr.reset()
+			for b.Loop() {
+				if _, err := bc.head(context.Background(), img); err != nil {
+					b.Fatal(err)
+				}
+			}
+			tr.mu.Lock()
+			b.ReportMetric(float64(len(tr.log))/float64(b.N), "requests/op")
+			tr.mu.Unlock()
+		})
 	}
 }
