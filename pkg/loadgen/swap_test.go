@@ -133,9 +133,12 @@ func BenchmarkServeSwap(b *testing.B) {
 		logins := registryRequests(b, reg, "GET") - pings
 		b.ReportMetric(float64(logins), "logins")
 		b.Logf("%d reviews, %d new images (%d in the mirror) in %d repositories: %d HEAD requests, %d logins",
-			len(bodies), len(present), countTrue(present), coldRepos*5, checks, logins)
+			len(bodies), len(present), countTrue(present), repositories(present), checks, logins)
 		if checks != len(present) {
 			b.Errorf("%d HEAD requests for %d new images, want one each", checks, len(present))
+		}
+		if logins > repositories(present) {
+			b.Errorf("%d logins to %d repositories, want one each at most", logins, repositories(present))
 		}
 	})
 }
@@ -359,6 +362,15 @@ func registryRequests(b *testing.B, reg *registrytest.Distribution, method strin
 		b.Fatal(err)
 	}
 	return n
+}
+
+// repositories counts the repositories of the images of m.
+func repositories(m map[string]bool) int {
+	repos := map[string]bool{}
+	for img := range m {
+		repos[img[:strings.LastIndex(img, ":")]] = true
+	}
+	return len(repos)
 }
 
 func countTrue(m map[string]bool) int {
