@@ -66,7 +66,8 @@ e2e: deps
 bench:
 	$(GO) test -run '^$$' -bench 'Rewrite' -benchtime 1x -count 1 ./pkg/bench/
 
-bench-serve:
+# The swap benchmark runs a distribution registry as the mirror.
+bench-serve: deps
 	$(GO) test -run '^$$' -bench 'Serve' -benchtime 1x -count 1 -timeout 30m ./pkg/loadgen/
 
 # kmirror sync against skopeo sync and skopeo copy, on real registries.

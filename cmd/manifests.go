@@ -20,10 +20,13 @@ const DefaultImageRepository = "ghcr.io/kmirror/kmirror"
 // ManifestsOptions are the flags of "kmirror manifests".
 type ManifestsOptions struct {
 	RulesOptions
-	Image      string
-	Namespace  string
-	WebhookURL string
-	CAFile     string
+	Image          string
+	Namespace      string
+	WebhookURL     string
+	CAFile         string
+	SwapPolicy     string
+	CopyMissing    bool
+	RegistrySecret string
 }
 
 // AddFlags registers the manifests flags.
@@ -33,6 +36,9 @@ func (o *ManifestsOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.Namespace, "namespace", install.DefaultNamespace, "the namespace the webhook runs in, which it never mutates")
 	fs.StringVar(&o.WebhookURL, "webhook-url", "", "print only the webhook configuration, for a kmirror serve that runs outside the cluster at this https URL")
 	fs.StringVar(&o.CAFile, "ca-file", "", "with --webhook-url: the CA (PEM) that signed the certificate of that kmirror serve")
+	fs.StringVar(&o.SwapPolicy, "swap-policy", SwapAlways, `the --swap-policy of kmirror serve: "always", or "exists" to send an image to the mirror only when the mirror holds it`)
+	fs.BoolVar(&o.CopyMissing, "copy-missing", false, "with --swap-policy exists: kmirror serve copies the images the mirror lacks into it (--copy-missing); the webhook then declares side effects, except on dry runs")
+	fs.StringVar(&o.RegistrySecret, "registry-secret", "", "with --swap-policy exists: a Secret of type kubernetes.io/dockerconfigjson in --namespace (kubectl create secret docker-registry) with the credentials of the mirror, and of the sources for --copy-missing, mounted as kmirror serve's --registry-config")
 }
 
 // Validate checks that the flags go together.
@@ -43,7 +49,7 @@ func (o *ManifestsOptions) Validate(fs *pflag.FlagSet) error {
 	if o.WebhookURL == "" {
 		return nil
 	}
-	for _, name := range []string{"image", "rules", "namespace"} {
+	for _, name := range []string{"image", "rules", "namespace", "registry-secret"} {
 		if fs.Changed(name) {
 			return fmt.Errorf("--%s is for the in-cluster install and has no effect with --webhook-url", name)
 		}
@@ -67,10 +73,20 @@ The webhook fails open (failurePolicy: Ignore): when it cannot answer, Pods
 are admitted with their images unchanged. It skips kube-system, its own
 namespace, and namespaces and Pods labelled ` + install.OptOutLabel + `=` + install.OptOutValue + `.
 
+The Deployment runs kmirror serve with --review-budget 2s, inside the
+webhook's timeoutSeconds of 3. With --swap-policy exists it checks that the
+mirror holds an image before it sends a Pod there (--check-timeout 1s), and
+with --copy-missing copies what the mirror lacks; --registry-secret mounts
+the credentials it needs from a Secret you create. The rules are reread
+when the ConfigMap changes: applying new rules does not restart the Pods,
+and a new certificate does.
+
 With --webhook-url and --ca-file, only the MutatingWebhookConfiguration is
 printed, pointing at a kmirror serve that runs outside the cluster.`,
 		Example: `  kmirror manifests | kubectl apply -f -
   kmirror manifests --rules my-rules.yaml --image registry.example.com/kmirror:v1.0.0 | kubectl apply -f -
+  kubectl create secret docker-registry mirror-creds -n kmirror-system --docker-server=mirror.example.com --docker-username=bot --docker-password=...
+  kmirror manifests --swap-policy exists --copy-missing --registry-secret mirror-creds | kubectl apply -f -
   kmirror manifests --webhook-url https://203.0.113.7:8443/mutate --ca-file ca.crt | kubectl apply -f -`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -99,7 +115,7 @@ func (o *ManifestsOptions) install() (install.Options, error) {
 		if err != nil {
 			return install.Options{}, fmt.Errorf("reading the CA: %w", err)
 		}
-		return install.Options{WebhookURL: o.WebhookURL, CABundle: ca}, nil
+		return install.Options{WebhookURL: o.WebhookURL, CABundle: ca, SwapPolicy: o.SwapPolicy, CopyMissing: o.CopyMissing}, nil
 	}
 	eng, err := o.Engine()
 	if err != nil {
@@ -109,7 +125,8 @@ func (o *ManifestsOptions) install() (install.Options, error) {
 	if err != nil {
 		return install.Options{}, err
 	}
-	return install.Options{Namespace: o.Namespace, Image: o.Image, Rules: data}, nil
+	return install.Options{Namespace: o.Namespace, Image: o.Image, Rules: data,
+		SwapPolicy: o.SwapPolicy, CopyMissing: o.CopyMissing, RegistrySecret: o.RegistrySecret}, nil
 }
 
 // imageTag is the tag of the image of this kmirror: its version when it is

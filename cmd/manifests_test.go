@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/spf13/pflag"
 	"sigs.k8s.io/kustomize/kyaml/yaml"
 
 	"kmirror.dev/kmirror/rules"
@@ -126,5 +127,40 @@ func TestManifestsFlagErrors(t *testing.T) {
 				t.Errorf("exit %d, stdout %q, stderr %q; want 2 and %q", code, stdout, stderr, tc.want)
 			}
 		})
+	}
+}
+
+// TestManifestsRunValidServeFlags parses the arguments the Deployment
+// gives kmirror serve with serve's own flags.
+func TestManifestsRunValidServeFlags(t *testing.T) {
+	for _, extra := range [][]string{nil, {"--swap-policy", "exists"}, {"--swap-policy", "exists", "--copy-missing", "--registry-secret", "mirror-creds"}} {
+		t.Run(strings.Join(extra, " "), func(t *testing.T) {
+			stdout, stderr, code := run(t, "", append([]string{"manifests"}, extra...)...)
+			if code != 0 {
+				t.Fatalf("exit %d: %s", code, stderr)
+			}
+			deployment := objects(t, stdout)[5]
+			args, err := deployment.Pipe(yaml.Lookup("spec", "template", "spec", "containers", "[name=kmirror]", "args"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			var values []string
+			for _, n := range args.YNode().Content {
+				values = append(values, n.Value)
+			}
+			o := &ServeOptions{}
+			fs := pflag.NewFlagSet("serve", pflag.ContinueOnError)
+			o.AddFlags(fs)
+			if err := fs.Parse(values[1:]); err != nil {
+				t.Fatalf("serve %v: %v", values, err)
+			}
+			if err := o.Validate(fs); err != nil {
+				t.Errorf("serve %v: %v", values, err)
+			}
+		})
+	}
+	_, stderr, code := run(t, "", "manifests", "--copy-missing")
+	if code != 2 || !strings.Contains(stderr, "needs the swap policy exists") {
+		t.Errorf("--copy-missing alone: exit %d, %s", code, stderr)
 	}
 }

@@ -14,12 +14,14 @@ import (
 	"github.com/spf13/pflag"
 
 	"kmirror.dev/kmirror/pkg/admission"
+	"kmirror.dev/kmirror/rules"
 )
 
 // ServeOptions are the flags of "kmirror serve".
 type ServeOptions struct {
 	RulesOptions
 	LogOptions
+	SwapOptions
 	Addr          string
 	MetricsAddr   string
 	CertFile      string
@@ -31,6 +33,7 @@ type ServeOptions struct {
 func (o *ServeOptions) AddFlags(fs *pflag.FlagSet) {
 	o.RulesOptions.AddFlags(fs)
 	o.LogOptions.AddFlags(fs)
+	o.SwapOptions.AddFlags(fs)
 	fs.StringVar(&o.Addr, "addr", ":8443", "address of the HTTPS listener for /mutate, /healthz and /readyz")
 	fs.StringVar(&o.MetricsAddr, "metrics-addr", "", `address of the plain HTTP listener for Prometheus /metrics, e.g. ":9090"; off when empty`)
 	fs.StringVar(&o.CertFile, "tls-cert-file", "", "serving certificate (PEM), reloaded when the file changes")
@@ -39,12 +42,15 @@ func (o *ServeOptions) AddFlags(fs *pflag.FlagSet) {
 }
 
 // Validate checks that the flags go together.
-func (o *ServeOptions) Validate() error {
+func (o *ServeOptions) Validate(fs *pflag.FlagSet) error {
 	if o.CertFile == "" || o.KeyFile == "" {
 		return errors.New("--tls-cert-file and --tls-key-file are required: the webhook serves HTTPS only")
 	}
 	if o.ShutdownDelay < 0 {
 		return fmt.Errorf("--shutdown-delay must not be negative, not %s", o.ShutdownDelay)
+	}
+	if err := o.SwapOptions.Validate(fs); err != nil {
+		return err
 	}
 	return o.LogOptions.Validate()
 }
@@ -62,21 +68,36 @@ the same engine as "kmirror rewrite". /healthz and /readyz are served on the
 same listener, Prometheus metrics on --metrics-addr. Unless GOMEMLIMIT is set,
 it runs with a soft memory limit of 128 MiB.
 
-The certificate and key are reread when the files change, without a restart.
+The certificate and key, and a rules file (not a preset), are reread every
+10s and used from the next handshake or review on, without a restart; a
+file that does not load keeps what is in use, and is logged and counted.
 On SIGTERM or Ctrl-C, requests in flight are finished, for up to 15s, before
 kmirror exits 0. Requests still running after 15s, or at a second signal,
-are cut, and kmirror exits 2.
+are cut, and kmirror exits 2; copies into the mirror in flight are abandoned.
+
+With --swap-policy exists, an image the rules mirror goes to the mirror only
+when the mirror holds it: each distinct image is checked with a HEAD request
+(--check-timeout each, all of a Pod's at once, the whole review within
+--review-budget), and the answer is remembered (--present-ttl, --missing-ttl;
+a failed check for 5s at most). An image the mirror lacks stays as written,
+so the Pod pulls it from its source, and the answer carries a warning that
+kubectl prints: "kmirror: <mirror image> is not in the mirror yet; <image> is
+pulled from its source". With --copy-missing it is also copied into the
+mirror in the background, and the next Pod gets the mirror. When the check
+fails, --on-check-error decides, with a warning that says which.
 
 A review over kmirror's limits (a body over 7 MiB, more than 100,000 JSON
 values, nesting deeper than 32, more than 1,000 keys named image in an object,
 an image at a path over 256 bytes) is answered 413, and one that finds no room
-among the reviews in flight within 2s is answered 503: the API server then
-applies the webhook's failure policy.
+among the reviews in flight within 2s (or --review-budget, when shorter) is
+answered 503: the API server then applies the webhook's failure policy.
 
 "kmirror manifests" prints what a cluster needs to run it.`,
 		Example: `  kmirror serve --tls-cert-file tls.crt --tls-key-file tls.key
   kmirror serve --addr 127.0.0.1:8443 --metrics-addr 127.0.0.1:9090 \
-    --tls-cert-file tls.crt --tls-key-file tls.key --rules my-rules.yaml`,
+    --tls-cert-file tls.crt --tls-key-file tls.key --rules my-rules.yaml
+  kmirror serve --tls-cert-file tls.crt --tls-key-file tls.key \
+    --swap-policy exists --copy-missing --registry-config /etc/kmirror/registry/config.json`,
 		Args: cobra.NoArgs,
 		RunE: o.Run,
 	}
@@ -86,11 +107,7 @@ applies the webhook's failure policy.
 
 // Run serves until the command's context is done.
 func (o *ServeOptions) Run(cmd *cobra.Command, _ []string) error {
-	if err := o.Validate(); err != nil {
-		return err
-	}
-	eng, err := o.Engine()
-	if err != nil {
+	if err := o.Validate(cmd.Flags()); err != nil {
 		return err
 	}
 	setGCPercent()
@@ -103,6 +120,17 @@ func (o *ServeOptions) Run(cmd *cobra.Command, _ []string) error {
 	if err != nil {
 		return err
 	}
+	h := &admission.Handler{Log: log, Metrics: metrics, WaitTimeout: min(admission.DefaultWaitTimeout, o.ReviewBudget)}
+	rulesWatcher, err := o.loadRules(h, log, metrics)
+	if err != nil {
+		return err
+	}
+	swap, stopCopies, err := o.Swap(log, metrics)
+	if err != nil {
+		return err
+	}
+	defer stopCopies()
+	h.Swap = swap
 	ln, err := net.Listen("tcp", o.Addr)
 	if err != nil {
 		return fmt.Errorf("--addr: %w", err)
@@ -115,15 +143,36 @@ func (o *ServeOptions) Run(cmd *cobra.Command, _ []string) error {
 		}
 	}
 	srv := &admission.Server{
-		Mutate:        &admission.Handler{Engine: eng, Log: log, Metrics: metrics},
+		Mutate:        h,
 		Certs:         certs,
+		Rules:         rulesWatcher,
 		Metrics:       metrics,
 		Log:           log,
 		ShutdownDelay: o.ShutdownDelay,
 		Abort:         Aborted(cmd.Context()),
 	}
-	log.Info("starting", "version", version(), "rules", eng.Rules().Name)
+	rulesArg := o.Rules
+	if rulesArg == "" {
+		rulesArg = rules.Default
+	}
+	log.Info("starting", "version", version(), "rules", rulesArg, "swapPolicy", o.Policy, "copyMissing", o.CopyMissing)
 	return srv.Serve(cmd.Context(), ln, metricsLn)
+}
+
+// loadRules gives h the rules of --rules, and returns the watcher that
+// rereads a rules file; a preset is never reread.
+func (o *ServeOptions) loadRules(h *admission.Handler, log *slog.Logger, metrics *admission.Metrics) (*admission.RulesWatcher, error) {
+	if o.Rules != "" {
+		if fi, err := os.Stat(o.Rules); err == nil && !fi.IsDir() {
+			return admission.NewRulesWatcher(o.Rules, h, log, metrics)
+		}
+	}
+	eng, err := o.Engine()
+	if err != nil {
+		return nil, err
+	}
+	h.SetEngine(eng)
+	return nil, nil
 }
 
 // servingGCPercent is the GOGC of kmirror serve unless the environment sets

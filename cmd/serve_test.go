@@ -143,6 +143,16 @@ func TestServeFlagErrors(t *testing.T) {
 		{[]string{"--tls-cert-file", cert, "--tls-key-file", key, "--rules", "no-such-preset"}, "no preset"},
 		{[]string{"--tls-cert-file", cert, "--tls-key-file", key, "--addr", "127.0.0.1:99999"}, "--addr: listen tcp"},
 		{[]string{"--tls-cert-file", cert, "--tls-key-file", key, "--addr", "127.0.0.1:0", "--metrics-addr", "127.0.0.1:99999"}, "--metrics-addr: listen tcp"},
+		{[]string{"--tls-cert-file", cert, "--tls-key-file", key, "--swap-policy", "maybe"}, `--swap-policy must be always or exists, not "maybe"`},
+		{[]string{"--tls-cert-file", cert, "--tls-key-file", key, "--copy-missing"}, "--copy-missing needs --swap-policy exists"},
+		{[]string{"--tls-cert-file", cert, "--tls-key-file", key, "--missing-ttl", "1m"}, "--missing-ttl needs --swap-policy exists"},
+		{[]string{"--tls-cert-file", cert, "--tls-key-file", key, "--swap-policy", "exists", "--copy-workers", "8"}, "--copy-workers needs --copy-missing"},
+		{[]string{"--tls-cert-file", cert, "--tls-key-file", key, "--swap-policy", "exists", "--on-check-error", "skip"}, "--on-check-error must be source or mirror"},
+		{[]string{"--tls-cert-file", cert, "--tls-key-file", key, "--swap-policy", "exists", "--check-timeout", "3s"}, "--check-timeout 3s is longer than --review-budget 2s"},
+		{[]string{"--tls-cert-file", cert, "--tls-key-file", key, "--review-budget", "0s"}, "--review-budget must be positive"},
+		{[]string{"--tls-cert-file", cert, "--tls-key-file", key, "--swap-policy", "exists", "--copy-missing", "--copy-queue", "0"}, "--copy-queue and --copy-workers must be at least 1"},
+		{[]string{"--tls-cert-file", cert, "--tls-key-file", key, "--swap-policy", "exists", "--registry-config", filepath.Join(dir, "none.json")}, "--registry-config: reading the registry credentials"},
+		{[]string{"--tls-cert-file", cert, "--tls-key-file", key, "--swap-policy", "exists", "--plain-http", "a.io/b"}, `plain-HTTP registry "a.io/b"`},
 	} {
 		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
 			_, stderr, code := run(t, "", append([]string{"serve"}, tc.args...)...)

@@ -26,9 +26,15 @@
 // handling: limits on each review (see [MaxValues]) and on the memory of
 // the reviews in flight, answered 413 and 503 so that the API server
 // applies the failure policy, and no more than a few hundred bytes of what
-// a client sent repeated in an answer or a log line. [Server] runs it over TLS with health checks, metrics, a
-// certificate reloaded from disk by [CertWatcher], and graceful shutdown;
+// a client sent repeated in an answer or a log line. [Server] runs it over
+// TLS with health checks, metrics, a certificate reloaded from disk by
+// [CertWatcher], rules reloaded by [RulesWatcher], and graceful shutdown;
 // [BatchWriter] keeps log writes off the requests' path.
+//
+// [Swap] is an optional step after the decision (--swap-policy exists): an
+// image the engine mirrors goes to the mirror only when the mirror holds
+// it, as a [MirrorChecker] answers within the review's budget; otherwise
+// it stays as written, with a warning, and may be given to a [CopyQueue].
 //
 // The handler is built for throughput, without leaving the walk and the
 // engine: it parses each review once, with a JSON parser that makes the

@@ -2,6 +2,7 @@ package admission
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -9,6 +10,7 @@ import (
 	"mime"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	admissionv1 "k8s.io/api/admission/v1"
@@ -21,6 +23,7 @@ import (
 // Handler answers AdmissionReviews POSTed to it. It is safe for concurrent
 // use.
 type Handler struct {
+	// Engine decides images; SetEngine replaces it while serving.
 	Engine *mirror.Engine
 	// Log gets one line per request; nil logs nothing.
 	Log *slog.Logger
@@ -33,10 +36,32 @@ type Handler struct {
 	// WaitTimeout is how long a review waits for room in InFlightBytes
 	// before it is answered 503; 0 means DefaultWaitTimeout.
 	WaitTimeout time.Duration
+	// Swap, when set, sends an image to the mirror only when the mirror
+	// holds it (--swap-policy exists); nil sends every image the rules
+	// mirror (--swap-policy always).
+	Swap *Swap
 
-	once      sync.Once
-	decisions *decisions
+	once sync.Once
+	// decisions are the engine in use, with its walk and the decisions
+	// it made: a review reads them once, and uses them to the end.
+	decisions atomic.Pointer[decisions]
 	budget    *budget
+}
+
+func (h *Handler) init() {
+	h.once.Do(func() {
+		if h.decisions.Load() == nil {
+			h.decisions.Store(newDecisions(h.Engine))
+		}
+		h.budget = newBudget(h.InFlightBytes, h.WaitTimeout)
+	})
+}
+
+// SetEngine makes the handler decide with eng from the next review on.
+// Reviews in flight finish with the engine they started with.
+func (h *Handler) SetEngine(eng *mirror.Engine) {
+	h.decisions.Store(newDecisions(eng))
+	h.init()
 }
 
 var _ http.Handler = (*Handler)(nil)
@@ -45,10 +70,7 @@ var _ http.Handler = (*Handler)(nil)
 // one, or is over the limits, with a 4xx or 5xx status and a message.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
-	h.once.Do(func() {
-		h.decisions = newDecisions(h.Engine)
-		h.budget = newBudget(h.InFlightBytes, h.WaitTimeout)
-	})
+	h.init()
 	if status, err := checkRequest(w, r); err != nil {
 		h.fail(w, r, nil, status, err, start)
 		return
@@ -65,30 +87,59 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	defer res.release()
 	a := jsonnode.GetArena()
 	a.MaxNodes, a.MaxDepth = MaxValues, MaxDepth
-	defer func() {
-		a.MaxNodes, a.MaxDepth = 0, 0
-		a.Release()
-	}()
+	releaseTree := func() {
+		if a != nil {
+			a.MaxNodes, a.MaxDepth = 0, 0
+			a.Release()
+			a = nil
+		}
+	}
+	defer releaseTree()
 	review, status, err := h.read(w, r, a)
 	if err != nil {
 		h.fail(w, r, review, status, err, start)
 		return
 	}
 	res.shrink(reviewCost(int64(review.size), review.values, review.images))
-	resp, mut, err := respond(h.decisions, review)
+	resp, mut, err := respond(h.decisions.Load(), review)
 	if err != nil {
 		h.fail(w, r, review, http.StatusRequestEntityTooLarge, err, start)
 		return
 	}
+	dryRun := review.request.DryRun != nil && *review.request.DryRun
+	if h.Swap != nil && mut != nil {
+		h.swap(r.Context(), start, review, mut, dryRun, &res, releaseTree)
+	}
+	answer(resp, mut)
 	w.Header().Set("Content-Type", "application/json")
 	_, _ = w.Write(appendReview(make([]byte, 0, answerSize(resp)), review.apiVersion, resp))
 	result := ResultUnchanged
 	if resp.Patch != nil {
 		result = ResultPatched
 	}
-	dryRun := review.request.DryRun != nil && *review.request.DryRun
 	h.Metrics.observe(result, mut, dryRun, time.Since(start))
 	h.logReview(r, &review.request, result, mut, time.Since(start))
+}
+
+// swap runs the swap step on mut. While it waits for the mirror's answers,
+// the review holds only what its answer needs: its tree goes back to the
+// pool (releaseTree; nothing reads it after), and its part of the memory
+// budget shrinks to that, so that reviews waiting on a slow registry do
+// not keep others out. The wait ends at the review's budget.
+func (h *Handler) swap(ctx context.Context, start time.Time, r *review, mut *Mutation, dryRun bool, res *reservation, releaseTree func()) {
+	c, wait := h.Swap.ask(mut)
+	if wait != nil {
+		// Nothing may point into the tree: an arena too large for the
+		// pool is left to the collector.
+		r.object, r.oldObject = nil, nil
+		mut.forgetTree()
+		releaseTree()
+		res.shrink(waitCost(r.size, mut))
+		ctx, cancel := context.WithDeadline(ctx, start.Add(h.Swap.budget()))
+		wait(ctx)
+		cancel()
+	}
+	h.Swap.apply(mut, c, dryRun)
 }
 
 // checkRequest checks what can be checked before the body is read: the
@@ -223,14 +274,22 @@ func (h *Handler) logReview(r *http.Request, req *admissionv1.AdmissionRequest, 
 	}
 	attrs := append(requestAttrs(req), slog.String("result", result))
 	if mut != nil {
-		var changes []string
+		var changes, fromSource []string
 		for i := range mut.Images {
-			if d := &mut.Images[i].Decision; d.Changed() {
-				changes = append(changes, clip(mut.Images[i].Path.String(), maxEcho)+": "+clip(d.Image, maxEcho)+" -> "+clip(d.Result, maxEcho))
+			img := &mut.Images[i]
+			d := &img.Decision
+			switch {
+			case img.rewritten():
+				changes = append(changes, clip(img.Path.String(), maxEcho)+": "+clip(d.Image, maxEcho)+" -> "+clip(d.Result, maxEcho))
+			case img.Unmirrored != "":
+				fromSource = append(fromSource, clip(img.Path.String(), maxEcho)+": "+clip(d.Image, maxEcho)+" ("+clip(d.Result, maxEcho)+": "+string(img.Unmirrored)+")")
 			}
 		}
 		if changes != nil {
 			attrs = append(attrs, slog.Any("rewritten", listed(changes)))
+		}
+		if fromSource != nil {
+			attrs = append(attrs, slog.Any("fromSource", listed(fromSource)))
 		}
 		if len(mut.Warnings) > 0 {
 			attrs = append(attrs, slog.Any("warnings", mut.Warnings))

@@ -19,6 +19,8 @@ type Metrics struct {
 
 	requests       *prometheus.CounterVec
 	rewritten      *prometheus.CounterVec
+	fromSource     *prometheus.CounterVec
+	rulesFailures  prometheus.Counter
 	latency        prometheus.Histogram
 	certExpiry     prometheus.Gauge
 	certFailures   prometheus.Counter
@@ -37,6 +39,14 @@ func NewMetrics() *Metrics {
 			Name: "kmirror_admission_images_rewritten_total",
 			Help: "Images rewritten by the webhook, by action (mirrored or escaped) and whether the review was a dry run.",
 		}, []string{"action", "dry_run"}),
+		fromSource: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "kmirror_admission_images_from_source_total",
+			Help: "Images the rules send to the mirror that the webhook left as written, with --swap-policy exists, by reason (missing: the mirror lacks them; check_error: the mirror could not be checked, and --on-check-error is source) and whether the review was a dry run.",
+		}, []string{"reason", "dry_run"}),
+		rulesFailures: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "kmirror_rules_reload_failures_total",
+			Help: "Rereads of the rules file that failed: unreadable, or not valid rules. The rules in use stay.",
+		}),
 		latency: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name:    "kmirror_admission_request_duration_seconds",
 			Help:    "Time from reading an admission request to answering it.",
@@ -58,12 +68,15 @@ func NewMetrics() *Metrics {
 	for _, r := range []string{ResultPatched, ResultUnchanged, ResultBadRequest, ResultOverBudget, ResultError} {
 		m.requests.WithLabelValues(r)
 	}
-	for _, a := range []mirror.Action{mirror.Mirrored, mirror.Escaped} {
-		for _, dry := range []string{"false", "true"} {
+	for _, dry := range []string{"false", "true"} {
+		for _, a := range []mirror.Action{mirror.Mirrored, mirror.Escaped} {
 			m.rewritten.WithLabelValues(string(a), dry)
 		}
+		for _, reason := range unmirroredReasons {
+			m.fromSource.WithLabelValues(reason, dry)
+		}
 	}
-	m.Registry.MustRegister(m.requests, m.rewritten, m.latency, m.certExpiry, m.certFailures, m.handshakeFails,
+	m.Registry.MustRegister(m.requests, m.rewritten, m.fromSource, m.rulesFailures, m.latency, m.certExpiry, m.certFailures, m.handshakeFails,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -79,9 +92,23 @@ func (m *Metrics) observe(result string, mut *Mutation, dryRun bool, took time.D
 		return
 	}
 	for i := range mut.Images {
-		if d := &mut.Images[i].Decision; d.Changed() {
-			m.rewritten.WithLabelValues(string(d.Action), strconv.FormatBool(dryRun)).Inc()
+		img := &mut.Images[i]
+		switch {
+		case img.rewritten():
+			m.rewritten.WithLabelValues(string(img.Decision.Action), strconv.FormatBool(dryRun)).Inc()
+		case img.Unmirrored != "":
+			m.fromSource.WithLabelValues(unmirroredReasons[img.Unmirrored], strconv.FormatBool(dryRun)).Inc()
 		}
+	}
+}
+
+// unmirroredReasons name the reasons of Unmirrored in metrics.
+var unmirroredReasons = map[Unmirrored]string{NotInMirror: "missing", NotChecked: "check_error"}
+
+// rulesReloadFailed counts a reread of the rules that failed.
+func (m *Metrics) rulesReloadFailed() {
+	if m != nil {
+		m.rulesFailures.Inc()
 	}
 }
 

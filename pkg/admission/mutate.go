@@ -3,6 +3,8 @@ package admission
 import (
 	"errors"
 	"fmt"
+	"slices"
+	"strconv"
 
 	"sigs.k8s.io/kustomize/kyaml/yaml"
 
@@ -32,6 +34,19 @@ const (
 // MirrorPodAnnotation marks a mirror Pod.
 const MirrorPodAnnotation = "kubernetes.io/config.mirror"
 
+// Unmirrored says why an image the engine sends to the mirror stays as
+// written, under the swap policy "exists".
+type Unmirrored string
+
+// The reasons an image is not sent to the mirror after all.
+const (
+	// NotInMirror: the mirror does not hold the image.
+	NotInMirror Unmirrored = "not in the mirror"
+	// NotChecked: the mirror could not be checked, and the image goes to
+	// its source (OnCheckError FromSource).
+	NotChecked Unmirrored = "mirror not checked"
+)
+
 // Image is one image field of an object and what became of it.
 type Image struct {
 	manifest.Field
@@ -39,7 +54,15 @@ type Image struct {
 	// Image.
 	Decision mirror.Decision
 	Kept     Kept
+	// Unmirrored says why an image the Decision mirrors stays as written;
+	// "" when it does not.
+	Unmirrored Unmirrored
+	// op is 1 + the index of the image's patch operation, 0 for none.
+	op int
 }
+
+// rewritten reports whether the image's value changes.
+func (img *Image) rewritten() bool { return img.Unmirrored == "" && img.Decision.Changed() }
 
 // Mutation is the answer for one object.
 type Mutation struct {
@@ -49,14 +72,34 @@ type Mutation struct {
 	// valid references. There are at most 11: ten, and one that counts
 	// the others; each is at most 512 bytes, the images in it cut short.
 	Warnings []string
-	ops      []patchOp
+	// more counts the warnings left out of Warnings.
+	more int
+	ops  []patchOp
+}
+
+// trimWarnings keeps the first maxListed warnings, and counts the others.
+func (m *Mutation) trimWarnings() {
+	if len(m.Warnings) > maxListed {
+		m.more += len(m.Warnings) - maxListed
+		m.Warnings = slices.Clone(m.Warnings[:maxListed])
+	}
+}
+
+// listWarnings trims the warnings, and adds a last one that counts those
+// left out.
+func (m *Mutation) listWarnings() {
+	m.trimWarnings()
+	if m.more > 0 {
+		m.Warnings = append(m.Warnings, "and "+strconv.Itoa(m.more)+" more")
+		m.more = 0
+	}
 }
 
 // Rewritten returns the images whose value changes.
 func (m *Mutation) Rewritten() []Image {
 	var out []Image
 	for _, img := range m.Images {
-		if img.Decision.Changed() {
+		if img.rewritten() {
 			out = append(out, img)
 		}
 	}
@@ -70,6 +113,32 @@ func (m *Mutation) Patch() []byte {
 		return nil
 	}
 	return appendPatch(make([]byte, 0, 128*len(m.ops)), m.ops)
+}
+
+// forgetTree drops what the images hold of the object's tree, which may
+// then be reused or collected: the nodes.
+func (m *Mutation) forgetTree() {
+	for i := range m.Images {
+		m.Images[i].Node, m.Images[i].Site = nil, nil
+	}
+}
+
+// unmirror leaves the image i as written, for why.
+func (m *Mutation) unmirror(i int, why Unmirrored) {
+	img := &m.Images[i]
+	img.Unmirrored = why
+	if img.op > 0 {
+		m.ops[img.op-1].Op = ""
+		img.op = 0
+	}
+}
+
+// dropOps drops the operations of the images unmirrored.
+func (m *Mutation) dropOps() {
+	m.ops = slices.DeleteFunc(m.ops, func(op patchOp) bool { return op.Op == "" })
+	for i := range m.Images {
+		m.Images[i].op = 0
+	}
 }
 
 // patchOp is one JSON patch operation.
@@ -97,12 +166,18 @@ func Mutate(eng *mirror.Engine, object, old []byte) (*Mutation, error) {
 		}
 	}
 	c := newDecisions(eng)
-	return mutate(c.decide, c.walk, c.escaping, root, oldRoot)
+	m, err := mutate(c.decide, c.walk, c.escaping, root, oldRoot)
+	if m != nil {
+		m.listWarnings()
+	}
+	return m, err
 }
 
 // mutate decides every image of the object root with decide, the decide
-// of a decisions; old is the object before an UPDATE, or nil. escaping says that the rules escape images: when they
-// do not, the escape annotation is neither read nor written.
+// of a decisions; old is the object before an UPDATE, or nil. escaping
+// says that the rules escape images: when they do not, the escape
+// annotation is neither read nor written. The warnings are trimmed, but
+// not yet listed (see listWarnings).
 func mutate(decide func(string) mirror.Decision, wk *manifest.Walk, escaping bool, root, old *yaml.Node) (*Mutation, error) {
 	var before map[containerKey]string
 	if old != nil {
@@ -138,7 +213,7 @@ func mutate(decide func(string) mirror.Decision, wk *manifest.Walk, escaping boo
 	for _, f := range fields {
 		img := f.Value()
 		d := mirror.Decision{Image: img, Result: img, Action: mirror.NoRule}
-		kept := Decided
+		kept, op := Decided, 0
 		prev, ok := before[keyOf(f)]
 		switch {
 		case f.NotString == nil && ok && prev == img:
@@ -157,10 +232,11 @@ func mutate(decide func(string) mirror.Decision, wk *manifest.Walk, escaping boo
 				d.Result = d.Image
 			} else {
 				m.ops = append(m.ops, patchOp{Op: "replace", Path: at, Value: f.Text(d.Result)})
+				op = len(m.ops)
 			}
 		}
 		mem.keep(f, d)
-		m.Images = append(m.Images, Image{Field: f, Decision: d, Kept: kept})
+		m.Images = append(m.Images, Image{Field: f, Decision: d, Kept: kept, op: op})
 	}
 	m.Warnings = append(m.Warnings, mem.warnings...)
 	ops, err := mem.ops()
@@ -168,7 +244,7 @@ func mutate(decide func(string) mirror.Decision, wk *manifest.Walk, escaping boo
 		m.Warnings = append(m.Warnings, fmt.Sprintf("kmirror: cannot record the escaped images in %s: %v", EscapedAnnotation, err))
 	}
 	m.ops = append(m.ops, ops...)
-	m.Warnings = listed(m.Warnings)
+	m.trimWarnings()
 	return m, nil
 }
 

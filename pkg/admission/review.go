@@ -169,10 +169,12 @@ func (d *fieldReader) gvr(n *yaml.Node, key string) metav1.GroupVersionResource 
 	return metav1.GroupVersionResource{Group: d.str(v, "group"), Version: d.str(v, "version"), Resource: d.str(v, "resource")}
 }
 
-// respond answers one admission request, and returns the mutation it is
-// based on, nil when the request was not looked at: an operation other than
-// CREATE and UPDATE, or no object. An object over the limits is an error
-// that wraps ErrTooLarge.
+// respond decides one admission request: it returns the response, without
+// its patch and warnings, and the mutation it is based on, nil when the
+// request was not looked at: an operation other than CREATE and UPDATE, or
+// no object. An object over the limits is an error that wraps
+// ErrTooLarge. The swap step may change the mutation before answer writes
+// it into the response.
 func respond(c *decisions, r *review) (*admissionv1.AdmissionResponse, *Mutation, error) {
 	req := &r.request
 	resp := &admissionv1.AdmissionResponse{UID: req.UID, Allowed: true}
@@ -187,10 +189,19 @@ func respond(c *decisions, r *review) (*admissionv1.AdmissionResponse, *Mutation
 	if err != nil {
 		return nil, nil, err
 	}
+	return resp, mut, nil
+}
+
+// answer writes the patch and the warnings of mut into resp, the warnings
+// listed.
+func answer(resp *admissionv1.AdmissionResponse, mut *Mutation) {
+	if mut == nil {
+		return
+	}
+	mut.listWarnings()
 	resp.Warnings = mut.Warnings
 	if patch := mut.Patch(); patch != nil {
 		pt := admissionv1.PatchTypeJSONPatch
 		resp.Patch, resp.PatchType = patch, &pt
 	}
-	return resp, mut, nil
 }

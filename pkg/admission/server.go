@@ -27,6 +27,10 @@ type Server struct {
 	Certs *CertWatcher
 	// CertPoll is how often Certs rereads its files; 0 means 10s.
 	CertPoll time.Duration
+	// Rules, when set, rereads the rules file every RulesPoll; 0 means
+	// 10s.
+	Rules     *RulesWatcher
+	RulesPoll time.Duration
 	// Metrics, when set, are served on the metrics listener.
 	Metrics *Metrics
 	// Log gets the server's own events; nil logs nothing.
@@ -77,6 +81,13 @@ func (s *Server) Serve(ctx context.Context, ln, metricsLn net.Listener) error {
 		poll = 10 * time.Second
 	}
 	go s.Certs.Watch(watchCtx, poll)
+	if s.Rules != nil {
+		rulesPoll := s.RulesPoll
+		if rulesPoll == 0 {
+			rulesPoll = 10 * time.Second
+		}
+		go s.Rules.Watch(watchCtx, rulesPoll)
+	}
 	log.Info("serving the webhook", "addr", ln.Addr().String())
 
 	select {

@@ -37,6 +37,12 @@ type webhook struct {
 // for this run, and the flags given.
 func startWebhook(t *testing.T, flags ...string) *webhook {
 	t.Helper()
+	return startWebhookEnv(t, nil, flags...)
+}
+
+// startWebhookEnv is startWebhook with variables added to the environment.
+func startWebhookEnv(t *testing.T, env []string, flags ...string) *webhook {
+	t.Helper()
 	dir := t.TempDir()
 	b, err := certs.Generate([]string{"127.0.0.1"}, time.Now(), time.Hour)
 	if err != nil {
@@ -53,6 +59,7 @@ func startWebhook(t *testing.T, flags ...string) *webhook {
 	w.cmd = exec.Command(kmirrorBin, append([]string{"serve", "--addr=127.0.0.1:0", "--metrics-addr=127.0.0.1:0",
 		"--tls-cert-file=" + filepath.Join(dir, "tls.crt"), "--tls-key-file=" + filepath.Join(dir, "tls.key")}, flags...)...)
 	w.cmd.Stdout, w.cmd.Stderr = logFile, logFile
+	w.cmd.Env = append(os.Environ(), env...)
 	if err := w.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}

@@ -38,9 +38,14 @@ var images = []string{
 // seed gives the same reviews.
 func Reviews(n int, seed uint64) [][]byte {
 	rng := rand.New(rand.NewPCG(seed, seed))
+	return ReviewsOf(n, rng, func() string { return images[rng.IntN(len(images))] })
+}
+
+// ReviewsOf is Reviews with the images image returns, one per container.
+func ReviewsOf(n int, rng *rand.Rand, image func() string) [][]byte {
 	out := make([][]byte, n)
 	for i := range out {
-		pod := Pod(rng, fmt.Sprintf("web-%d", i))
+		pod := podOf(rng, fmt.Sprintf("web-%d", i), image)
 		raw, err := json.Marshal(pod)
 		if err != nil {
 			panic(err) // a Pod always marshals
@@ -69,6 +74,10 @@ func Reviews(n int, seed uint64) [][]byte {
 // Pod returns a Pod with 3 to 6 containers, the first of them an init
 // container when there are more than 3.
 func Pod(rng *rand.Rand, name string) *corev1.Pod {
+	return podOf(rng, name, func() string { return images[rng.IntN(len(images))] })
+}
+
+func podOf(rng *rand.Rand, name string, image func() string) *corev1.Pod {
 	n := 3 + rng.IntN(4)
 	pod := &corev1.Pod{
 		TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "Pod"},
@@ -112,7 +121,7 @@ func Pod(rng *rand.Rand, name string) *corev1.Pod {
 		},
 	}
 	for i := range n {
-		c := container(fmt.Sprintf("c%d", i), images[rng.IntN(len(images))])
+		c := container(fmt.Sprintf("c%d", i), image())
 		if i == 0 && n > 3 {
 			pod.Spec.InitContainers = append(pod.Spec.InitContainers, c)
 			continue

@@ -212,6 +212,8 @@ type server struct {
 	url   string
 	pid   int
 	check func(int, []byte) error
+	// log is kmirror's log file.
+	log string
 }
 
 // cpu returns the CPU time the process has used, in user and kernel mode.
@@ -258,22 +260,31 @@ func serverFiles(b *testing.B) (string, *certs.Bundle) {
 // startKmirror builds kmirror and serves it on a free port of 127.0.0.1,
 // logging to a file, as in a cluster.
 func startKmirror(b *testing.B, dir string) *server {
-	_, here, _, _ := runtime.Caller(0)
+	return startKmirrorWith(b, dir, nil)
+}
+
+// startKmirrorWith is startKmirror with variables added to the environment
+// and flags added to kmirror serve's. Each server logs to a file of its own.
+func startKmirrorWith(b *testing.B, dir string, env []string, flags ...string) *server {
 	bin := filepath.Join(dir, "kmirror")
-	build := exec.Command("go", "build", "-o", bin, ".")
-	build.Dir = filepath.Join(filepath.Dir(here), "..", "..")
-	if out, err := build.CombinedOutput(); err != nil {
-		b.Fatalf("building kmirror: %v\n%s", err, out)
+	if _, err := os.Stat(bin); err != nil {
+		_, here, _, _ := runtime.Caller(0)
+		build := exec.Command("go", "build", "-o", bin, ".")
+		build.Dir = filepath.Join(filepath.Dir(here), "..", "..")
+		if out, err := build.CombinedOutput(); err != nil {
+			b.Fatalf("building kmirror: %v\n%s", err, out)
+		}
 	}
-	logPath := filepath.Join(dir, "kmirror.log")
-	logFile, err := os.Create(logPath)
+	logFile, err := os.CreateTemp(dir, "kmirror-*.log")
 	if err != nil {
 		b.Fatal(err)
 	}
+	logPath := logFile.Name()
 	defer logFile.Close()
-	cmd := exec.Command(bin, "serve", "--addr", "127.0.0.1:0",
-		"--tls-cert-file", filepath.Join(dir, "tls.crt"), "--tls-key-file", filepath.Join(dir, "tls.key"))
+	cmd := exec.Command(bin, append([]string{"serve", "--addr", "127.0.0.1:0",
+		"--tls-cert-file", filepath.Join(dir, "tls.crt"), "--tls-key-file", filepath.Join(dir, "tls.key")}, flags...)...)
 	cmd.Stdout, cmd.Stderr = logFile, logFile
+	cmd.Env = append(os.Environ(), env...)
 	if err := cmd.Start(); err != nil {
 		b.Fatal(err)
 	}
@@ -283,7 +294,7 @@ func startKmirror(b *testing.B, dir string) *server {
 	})
 	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
 		if addr := servingAddr(logPath); addr != "" {
-			return &server{url: "https://" + addr + "/mutate", pid: cmd.Process.Pid}
+			return &server{url: "https://" + addr + "/mutate", pid: cmd.Process.Pid, log: logPath}
 		}
 	}
 	data, _ := os.ReadFile(logPath)

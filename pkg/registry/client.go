@@ -20,6 +20,10 @@ type Options struct {
 	// authn.DefaultKeychain, which reads $DOCKER_CONFIG/config.json or
 	// ~/.docker/config.json and runs its credential helpers.
 	Keychain authn.Keychain
+	// ConfigFile, when set and Keychain is nil, is the Docker config file
+	// credentials come from (see ConfigKeychain), instead of the default
+	// locations.
+	ConfigFile string
 	// PlainHTTP names the registries (host or host:port) reached over
 	// plain HTTP, such as a local test registry.
 	PlainHTTP []string
@@ -44,6 +48,8 @@ type Client struct {
 	jobs      int
 	userAgent string
 	blobs     *blobIndex
+	// config is Options.ConfigFile, for messages.
+	config string
 }
 
 // New returns a Client for o. Every name in o.PlainHTTP must be a registry.
@@ -55,7 +61,11 @@ func New(o Options) (*Client, error) {
 		userAgent: o.UserAgent,
 		blobs:     newBlobIndex(),
 	}
-	if c.keychain == nil {
+	switch {
+	case c.keychain != nil:
+	case o.ConfigFile != "":
+		c.keychain, c.config = ConfigKeychain(o.ConfigFile), o.ConfigFile
+	default:
 		c.keychain = authn.DefaultKeychain
 	}
 	if c.jobs <= 0 {

@@ -58,13 +58,13 @@ func (c *Client) Copy(ctx context.Context, src, dst string, o CopyOptions) (Copy
 	st, err := c.check(ctx, s, d, o.Platforms)
 	res := CopyResult{State: st, Digest: st.Target}
 	if err != nil || st.Present {
-		return res, err
+		return res, c.named(err)
 	}
 	var sent atomic.Int64
 	res.Digest, err = c.copy(withCounter(ctx, &sent), s, d, st.Source, o)
 	res.Bytes = sent.Load()
 	res.Copied = err == nil
-	return res, err
+	return res, c.named(err)
 }
 
 // copy writes what src names at digest to dst and returns the digest it

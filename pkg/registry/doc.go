@@ -14,6 +14,11 @@
 //   - Copy: make the mirror hold it, byte for byte, children first and the
 //     tag last, so that no tag ever names a half-copied image.
 //
+// A [Prober] sends the HEAD requests of a process that runs for long (the
+// webhook), logging in once per repository rather than once per request.
+// Credentials come from the Docker config, or from one file given in
+// Options.ConfigFile (see [ConfigKeychain]).
+//
 // Errors say which registry answered what: errors.Is(err, ErrNotFound)
 // holds only for a registry that said "not found", never for 401, 403 or a
 // timeout.

@@ -34,6 +34,9 @@ type Error struct {
 	// Kind is ErrNotFound, ErrDenied, ErrRateLimited, or nil.
 	Kind error
 	Err  error
+	// Config is the Docker config file the credentials came from; ""
+	// names the default one.
+	Config string
 }
 
 func (e *Error) Error() string {
@@ -41,8 +44,12 @@ func (e *Error) Error() string {
 	case ErrNotFound:
 		return fmt.Sprintf("%s %s: not found in %s", e.Op, e.Image, e.Registry)
 	case ErrDenied:
+		config := e.Config
+		if config == "" {
+			config = dockerConfig()
+		}
 		msg := fmt.Sprintf("%s %s: %s denied access (%v); check the credentials for %s in %s",
-			e.Op, e.Image, e.Registry, e.Err, e.Registry, dockerConfig())
+			e.Op, e.Image, e.Registry, e.Err, e.Registry, config)
 		if e.Registry == name.DefaultRegistry {
 			msg += ", and that the repository exists: Docker Hub answers so for one that does not"
 		}
@@ -97,6 +104,16 @@ func statusKind(terr *transport.Error) error {
 		}
 	}
 	return nil
+}
+
+// named names the Docker config file the credentials came from in an
+// error that says access was denied.
+func (c *Client) named(err error) error {
+	var e *Error
+	if c.config != "" && errors.As(err, &e) && e.Config == "" {
+		e.Config = c.config
+	}
+	return err
 }
 
 // dockerConfig names the file the default keychain reads, for messages.

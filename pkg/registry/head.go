@@ -21,7 +21,8 @@ func (c *Client) Head(ctx context.Context, image string) (*v1.Descriptor, error)
 	if err != nil {
 		return nil, err
 	}
-	return c.head(ctx, ref, ref.Pull())
+	desc, err := c.head(ctx, ref, ref.Pull())
+	return desc, c.named(err)
 }
 
 func (c *Client) head(ctx context.Context, img Ref, ref name.Reference) (*v1.Descriptor, error) {
@@ -65,7 +66,8 @@ func (c *Client) Check(ctx context.Context, src, dst string, platforms []v1.Plat
 	if err != nil {
 		return State{}, err
 	}
-	return c.check(ctx, s, d, platforms)
+	st, err := c.check(ctx, s, d, platforms)
+	return st, c.named(err)
 }
 
 func (c *Client) parsePair(src, dst string, platforms []v1.Platform) (Ref, Ref, error) {

@@ -28,7 +28,7 @@ type testRegistry struct {
 	intercept func(w http.ResponseWriter, r *http.Request) bool
 }
 
-func newTestRegistry(t *testing.T) *testRegistry {
+func newTestRegistry(t testing.TB) *testRegistry {
 	t.Helper()
 	tr := &testRegistry{}
 	reg := ggcrregistry.New(ggcrregistry.Logger(log.New(io.Discard, "", 0)))
@@ -68,7 +68,7 @@ func (tr *testRegistry) reset() {
 }
 
 // newClient is a Client for plain-HTTP test registries, anonymous.
-func newClient(t *testing.T, plain ...string) *Client {
+func newClient(t testing.TB, plain ...string) *Client {
 	t.Helper()
 	c, err := New(Options{PlainHTTP: plain, Keychain: authn.NewMultiKeychain()})
 	if err != nil {
@@ -79,7 +79,7 @@ func newClient(t *testing.T, plain ...string) *Client {
 
 // push writes an image made from s to ref on a plain-HTTP registry and
 // returns its digest.
-func push(t *testing.T, ref string, s registrytest.Spec) v1.Hash {
+func push(t testing.TB, ref string, s registrytest.Spec) v1.Hash {
 	t.Helper()
 	r, err := name.ParseReference(ref, name.Insecure)
 	if err != nil {

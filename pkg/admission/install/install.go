@@ -20,7 +20,10 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"strings"
 	"time"
+
+	"k8s.io/apimachinery/pkg/util/validation"
 
 	"kmirror.dev/kmirror/pkg/certs"
 )
@@ -40,6 +43,14 @@ const (
 	// TimeoutSeconds is how long the API server waits for an answer before
 	// it admits the object unchanged.
 	TimeoutSeconds = 3
+	// ReviewBudget is the --review-budget of kmirror serve: a second
+	// inside TimeoutSeconds, for the network and the API server's own
+	// work. CheckTimeout is its --check-timeout, within the budget.
+	ReviewBudget = (TimeoutSeconds - 1) * time.Second
+	CheckTimeout = time.Second
+	// The swap policies of kmirror serve.
+	SwapAlways = "always"
+	SwapExists = "exists"
 	// CertValidity is how long the generated CA and certificate are valid.
 	CertValidity = 10 * 365 * 24 * time.Hour
 )
@@ -54,6 +65,17 @@ type Options struct {
 	Rules []byte
 	// Certs is the webhook's certificate; generated when nil.
 	Certs *certs.Bundle
+	// SwapPolicy is the --swap-policy of kmirror serve: SwapAlways ("" is
+	// the same) or SwapExists.
+	SwapPolicy string
+	// CopyMissing, with SwapExists, copies the images the mirror lacks
+	// into it: the webhook then has side effects, except on dry runs.
+	CopyMissing bool
+	// RegistrySecret, with SwapExists, names a Secret of type
+	// kubernetes.io/dockerconfigjson in Namespace, with the credentials of
+	// the mirror and, for CopyMissing, of the sources; it is mounted as
+	// the Docker config of kmirror serve.
+	RegistrySecret string
 
 	// WebhookURL, when set, installs only a webhook configuration that
 	// calls kmirror at this URL, outside the cluster; CABundle is the CA
@@ -64,6 +86,18 @@ type Options struct {
 
 // Validate checks that the options go together.
 func (o *Options) Validate() error {
+	switch {
+	case o.SwapPolicy != "" && o.SwapPolicy != SwapAlways && o.SwapPolicy != SwapExists:
+		return fmt.Errorf("swap policy %q: want %s or %s", o.SwapPolicy, SwapAlways, SwapExists)
+	case o.SwapPolicy != SwapExists && o.CopyMissing:
+		return errors.New("copying missing images needs the swap policy exists")
+	case o.SwapPolicy != SwapExists && o.RegistrySecret != "":
+		return errors.New("a registry Secret needs the swap policy exists: only then does the webhook reach registries")
+	case o.RegistrySecret != "":
+		if errs := validation.IsDNS1123Subdomain(o.RegistrySecret); len(errs) > 0 {
+			return fmt.Errorf("registry Secret %q: %s", o.RegistrySecret, strings.Join(errs, "; "))
+		}
+	}
 	if o.WebhookURL != "" {
 		u, err := url.Parse(o.WebhookURL)
 		if err != nil {
@@ -120,11 +154,12 @@ func ServiceHosts(namespace string) []string {
 	return []string{svc + ".svc", svc + ".svc.cluster.local", svc}
 }
 
-// checksum changes when the rules or the certificate do, so that applying
-// new ones rolls the Deployment.
+// checksum changes when the certificate does, so that applying a new one
+// rolls the Deployment onto it. The rules are not in it: kmirror serve
+// rereads them when the kubelet updates the ConfigMap's files.
 func checksum(o Options) string {
 	h := sha256.New()
-	for _, b := range [][]byte{o.Rules, o.Certs.Cert, o.Certs.Key} {
+	for _, b := range [][]byte{o.Certs.Cert, o.Certs.Key} {
 		h.Write(b)
 		h.Write([]byte{0})
 	}

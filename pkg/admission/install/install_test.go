@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
@@ -19,6 +20,7 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 	"sigs.k8s.io/kustomize/kyaml/yaml"
 
+	"kmirror.dev/kmirror/pkg/certs"
 	"kmirror.dev/kmirror/rules"
 )
 
@@ -261,5 +263,100 @@ func TestWriteRoundTrips(t *testing.T) {
 		if diff := cmp.Diff(objs[i], got); diff != "" {
 			t.Errorf("document %d (-object +read back):\n%s", i+1, diff)
 		}
+	}
+}
+
+func withSwap(t *testing.T, o Options) []any {
+	t.Helper()
+	o.Namespace, o.Image, o.Rules = "mirror", "registry.example.com/kmirror:v1", []byte("rules")
+	objs, err := Objects(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return objs
+}
+
+func TestSwapExistsWiresTheDeployment(t *testing.T) {
+	objs := withSwap(t, Options{SwapPolicy: SwapExists, CopyMissing: true, RegistrySecret: "mirror-creds"})
+	spec := find[*appsv1.Deployment](t, objs).Spec.Template.Spec
+	c := spec.Containers[0]
+	for _, arg := range []string{"--swap-policy=exists", "--check-timeout=1s", "--review-budget=2s", "--copy-missing", "--registry-config=/etc/kmirror/registry/config.json"} {
+		if !slices.Contains(c.Args, arg) {
+			t.Errorf("the Deployment lacks %s: %v", arg, c.Args)
+		}
+	}
+	want := corev1.Volume{Name: "registry", VolumeSource: corev1.VolumeSource{Secret: &corev1.SecretVolumeSource{
+		SecretName: "mirror-creds", Items: []corev1.KeyToPath{{Key: ".dockerconfigjson", Path: "config.json"}}}}}
+	if diff := cmp.Diff(want, spec.Volumes[len(spec.Volumes)-1]); diff != "" {
+		t.Errorf("registry volume (-want +got):\n%s", diff)
+	}
+	if m := c.VolumeMounts[len(c.VolumeMounts)-1]; m.Name != "registry" || m.MountPath != "/etc/kmirror/registry" || !m.ReadOnly {
+		t.Errorf("registry mount %+v", m)
+	}
+	wh := find[*admissionregistrationv1.MutatingWebhookConfiguration](t, objs).Webhooks[0]
+	if *wh.SideEffects != admissionregistrationv1.SideEffectClassNoneOnDryRun {
+		t.Errorf("with copies, side effects %s, want NoneOnDryRun", *wh.SideEffects)
+	}
+	if ReviewBudget >= time.Duration(*wh.TimeoutSeconds)*time.Second || CheckTimeout > ReviewBudget {
+		t.Errorf("a review budget of %s and checks of %s do not fit timeoutSeconds %d", ReviewBudget, CheckTimeout, *wh.TimeoutSeconds)
+	}
+
+	plain := find[*appsv1.Deployment](t, withSwap(t, Options{SwapPolicy: SwapExists})).Spec.Template.Spec
+	if len(plain.Volumes) != 2 || slices.Contains(plain.Containers[0].Args, "--copy-missing") || !slices.Contains(plain.Containers[0].Args, "--swap-policy=exists") {
+		t.Errorf("exists without copies or Secret: volumes %v, args %v", plain.Volumes, plain.Containers[0].Args)
+	}
+	always := withSwap(t, Options{})
+	if args := find[*appsv1.Deployment](t, always).Spec.Template.Spec.Containers[0].Args; slices.Contains(args, "--swap-policy=exists") {
+		t.Errorf("args %v", args)
+	}
+	if se := *find[*admissionregistrationv1.MutatingWebhookConfiguration](t, always).Webhooks[0].SideEffects; se != admissionregistrationv1.SideEffectClassNone {
+		t.Errorf("without copies, side effects %s", se)
+	}
+}
+
+// TestNewRulesDoNotRollTheDeployment: kmirror serve rereads its rules, so
+// only a new certificate changes the Pod template.
+func TestNewRulesDoNotRollTheDeployment(t *testing.T) {
+	b, err := certs.Generate(ServiceHosts("mirror"), time.Now(), time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	template := func(rules string, b *certs.Bundle) string {
+		objs, err := Objects(Options{Namespace: "mirror", Image: "i", Rules: []byte(rules), Certs: b})
+		if err != nil {
+			t.Fatal(err)
+		}
+		out, _ := json.Marshal(find[*appsv1.Deployment](t, objs).Spec.Template)
+		return string(out)
+	}
+	if template("one", b) != template("two", b) {
+		t.Error("new rules change the Pod template")
+	}
+	other, err := certs.Generate(ServiceHosts("mirror"), time.Now(), time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if template("one", b) == template("one", other) {
+		t.Error("a new certificate does not change the Pod template")
+	}
+}
+
+func TestSwapOptionsValidate(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		o    Options
+		want string
+	}{
+		{"unknown policy", Options{SwapPolicy: "sometimes"}, `swap policy "sometimes"`},
+		{"copies without exists", Options{CopyMissing: true}, "needs the swap policy exists"},
+		{"a Secret without exists", Options{RegistrySecret: "creds"}, "needs the swap policy exists"},
+		{"a Secret that cannot be named", Options{SwapPolicy: SwapExists, RegistrySecret: "Creds_1"}, `registry Secret "Creds_1"`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tc.o.Namespace, tc.o.Image, tc.o.Rules = "n", "i", []byte("r")
+			if err := tc.o.Validate(); err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("error %v, want one with %q", err, tc.want)
+			}
+		})
 	}
 }

@@ -16,11 +16,14 @@ import (
 
 // Where the Deployment mounts its files, and its ports.
 const (
-	tlsDir     = "/etc/kmirror/tls"
-	rulesDir   = "/etc/kmirror/rules"
-	rulesFile  = "rules.yaml"
-	httpsPort  = 8443
-	metricPort = 9090
+	tlsDir      = "/etc/kmirror/tls"
+	rulesDir    = "/etc/kmirror/rules"
+	rulesFile   = "rules.yaml"
+	registryDir = "/etc/kmirror/registry"
+	// registryFile is where the Secret's .dockerconfigjson is mounted.
+	registryFile = "config.json"
+	httpsPort    = 8443
+	metricPort   = 9090
 	// uid is distroless's "nonroot".
 	uid = 65532
 )
@@ -90,9 +93,9 @@ func deployment(o Options) *appsv1.Deployment {
 			ObjectMeta: metav1.ObjectMeta{
 				Labels: podLabels,
 				Annotations: map[string]string{
-					"kmirror.dev/config-sha256": checksum(o),
-					"prometheus.io/scrape":      "true",
-					"prometheus.io/port":        "9090",
+					"kmirror.dev/certificate-sha256": checksum(o),
+					"prometheus.io/scrape":           "true",
+					"prometheus.io/port":             "9090",
 				},
 			},
 			Spec: podSpec(o),
@@ -117,11 +120,48 @@ func podSpec(o Options) corev1.PodSpec {
 			spread("topology.kubernetes.io/zone"),
 		},
 		Containers: []corev1.Container{container(o)},
-		Volumes: []corev1.Volume{
-			{Name: "tls", VolumeSource: corev1.VolumeSource{Secret: &corev1.SecretVolumeSource{SecretName: Name + "-tls"}}},
-			{Name: "rules", VolumeSource: corev1.VolumeSource{ConfigMap: &corev1.ConfigMapVolumeSource{LocalObjectReference: corev1.LocalObjectReference{Name: Name + "-rules"}}}},
-		},
+		Volumes:    volumes(o),
 	}
+}
+
+func volumes(o Options) []corev1.Volume {
+	v := []corev1.Volume{
+		{Name: "tls", VolumeSource: corev1.VolumeSource{Secret: &corev1.SecretVolumeSource{SecretName: Name + "-tls"}}},
+		// Mounted whole, not with subPath, so that the kubelet updates the
+		// file and kmirror serve rereads it.
+		{Name: "rules", VolumeSource: corev1.VolumeSource{ConfigMap: &corev1.ConfigMapVolumeSource{LocalObjectReference: corev1.LocalObjectReference{Name: Name + "-rules"}}}},
+	}
+	if o.RegistrySecret != "" {
+		v = append(v, corev1.Volume{Name: "registry", VolumeSource: corev1.VolumeSource{Secret: &corev1.SecretVolumeSource{
+			SecretName: o.RegistrySecret,
+			Items:      []corev1.KeyToPath{{Key: corev1.DockerConfigJsonKey, Path: registryFile}},
+		}}})
+	}
+	return v
+}
+
+// serveArgs are the arguments of kmirror serve in the Deployment.
+func serveArgs(o Options) []string {
+	args := []string{
+		"serve",
+		"--addr=:8443",
+		"--metrics-addr=:9090",
+		"--tls-cert-file=" + tlsDir + "/" + corev1.TLSCertKey,
+		"--tls-key-file=" + tlsDir + "/" + corev1.TLSPrivateKeyKey,
+		"--rules=" + rulesDir + "/" + rulesFile,
+		"--shutdown-delay=5s",
+		"--review-budget=" + ReviewBudget.String(),
+	}
+	if o.SwapPolicy == SwapExists {
+		args = append(args, "--swap-policy=exists", "--check-timeout="+CheckTimeout.String())
+	}
+	if o.CopyMissing {
+		args = append(args, "--copy-missing")
+	}
+	if o.RegistrySecret != "" {
+		args = append(args, "--registry-config="+registryDir+"/"+registryFile)
+	}
+	return args
 }
 
 func spread(key string) corev1.TopologySpreadConstraint {
@@ -146,15 +186,7 @@ func container(o Options) corev1.Container {
 		Name:            Name,
 		Image:           o.Image,
 		ImagePullPolicy: corev1.PullIfNotPresent,
-		Args: []string{
-			"serve",
-			"--addr=:8443",
-			"--metrics-addr=:9090",
-			"--tls-cert-file=" + tlsDir + "/" + corev1.TLSCertKey,
-			"--tls-key-file=" + tlsDir + "/" + corev1.TLSPrivateKeyKey,
-			"--rules=" + rulesDir + "/" + rulesFile,
-			"--shutdown-delay=5s",
-		},
+		Args:            serveArgs(o),
 		// kmirror serve's own default, said where it can be changed
 		// with the memory limit: the collector works harder as the heap
 		// nears it.
@@ -178,11 +210,19 @@ func container(o Options) corev1.Container {
 			ReadOnlyRootFilesystem:   ptr(true),
 			Capabilities:             &corev1.Capabilities{Drop: []corev1.Capability{"ALL"}},
 		},
-		VolumeMounts: []corev1.VolumeMount{
-			{Name: "tls", MountPath: tlsDir, ReadOnly: true},
-			{Name: "rules", MountPath: rulesDir, ReadOnly: true},
-		},
+		VolumeMounts: mounts(o),
 	}
+}
+
+func mounts(o Options) []corev1.VolumeMount {
+	m := []corev1.VolumeMount{
+		{Name: "tls", MountPath: tlsDir, ReadOnly: true},
+		{Name: "rules", MountPath: rulesDir, ReadOnly: true},
+	}
+	if o.RegistrySecret != "" {
+		m = append(m, corev1.VolumeMount{Name: "registry", MountPath: registryDir, ReadOnly: true})
+	}
+	return m
 }
 
 func podDisruptionBudget(o Options) *policyv1.PodDisruptionBudget {
@@ -233,11 +273,20 @@ func webhookConfiguration(o Options, client admissionregistrationv1.WebhookClien
 			optOut,
 		}},
 		ObjectSelector:          &metav1.LabelSelector{MatchExpressions: []metav1.LabelSelectorRequirement{optOut}},
-		SideEffects:             ptr(admissionregistrationv1.SideEffectClassNone),
+		SideEffects:             ptr(sideEffects(o)),
 		TimeoutSeconds:          ptr(int32(TimeoutSeconds)),
 		AdmissionReviewVersions: []string{"v1", "v1beta1"},
 		ReinvocationPolicy:      ptr(admissionregistrationv1.IfNeededReinvocationPolicy),
 	}}}
+}
+
+// sideEffects declares what calling the webhook does: copying missing
+// images into the mirror is a side effect, which dry runs do not have.
+func sideEffects(o Options) admissionregistrationv1.SideEffectClass {
+	if o.CopyMissing {
+		return admissionregistrationv1.SideEffectClassNoneOnDryRun
+	}
+	return admissionregistrationv1.SideEffectClassNone
 }
 
 func ptr[T any](v T) *T { return &v }

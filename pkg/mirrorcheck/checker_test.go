@@ -1,0 +1,307 @@
+package mirrorcheck
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"kmirror.dev/kmirror/pkg/registry"
+)
+
+// fakeRegistry answers HEAD requests from a map: an image it holds, one it
+// answers with an error, and "not found" for the others. A request waits
+// for gate when it is set.
+type fakeRegistry struct {
+	mu       sync.Mutex
+	present  map[string]bool
+	errs     map[string]error
+	calls    map[string]int
+	gate     chan struct{}
+	inFlight atomic.Int32
+	maxSeen  atomic.Int32
+}
+
+func newFake(present ...string) *fakeRegistry {
+	f := &fakeRegistry{present: map[string]bool{}, errs: map[string]error{}, calls: map[string]int{}}
+	for _, p := range present {
+		f.present[p] = true
+	}
+	return f
+}
+
+func (f *fakeRegistry) Head(ctx context.Context, image string) (*v1.Descriptor, error) {
+	n := f.inFlight.Add(1)
+	defer f.inFlight.Add(-1)
+	for {
+		m := f.maxSeen.Load()
+		if n <= m || f.maxSeen.CompareAndSwap(m, n) {
+			break
+		}
+	}
+	f.mu.Lock()
+	f.calls[image]++
+	gate := f.gate
+	f.mu.Unlock()
+	if gate != nil {
+		select {
+		case <-gate:
+		case <-ctx.Done():
+			return nil, fmt.Errorf("checking %s: %w", image, ctx.Err())
+		}
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if err := f.errs[image]; err != nil {
+		return nil, err
+	}
+	if f.present[image] {
+		return &v1.Descriptor{}, nil
+	}
+	return nil, &registry.Error{Op: "checking", Image: image, Registry: "mirror.example.com", Kind: registry.ErrNotFound}
+}
+
+func (f *fakeRegistry) called(image string) int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.calls[image]
+}
+
+// check runs Check and its wait, and returns the answers' states.
+func check(c *Checker, images ...string) ([]Result, bool) {
+	out := make([]Result, len(images))
+	wait := c.Check(images, out)
+	if wait != nil {
+		wait(context.Background())
+	}
+	return out, wait == nil
+}
+
+func states(rs []Result) []string {
+	var s []string
+	for _, r := range rs {
+		s = append(s, r.State.String())
+	}
+	return s
+}
+
+func testOptions() Options {
+	return Options{Timeout: time.Second, PresentTTL: time.Hour, MissingTTL: time.Minute, FailedTTL: 5 * time.Second}
+}
+
+func TestCheckCachesEachAnswerForItsTime(t *testing.T) {
+	f := newFake("m/present:1")
+	f.errs["m/broken:1"] = errors.New("checking m/broken:1: unexpected status code 503 Service Unavailable")
+	reg := prometheus.NewRegistry()
+	o := testOptions()
+	o.Metrics = NewMetrics(reg)
+	c := New(f, o)
+	now := time.Now()
+	c.now = func() time.Time { return now }
+	images := []string{"m/present:1", "m/missing:1", "m/broken:1", "m/present:1"}
+
+	got, known := check(c, images...)
+	if diff := cmp.Diff([]string{"present", "missing", "error", "present"}, states(got)); diff != "" || known {
+		t.Fatalf("first check (-want +got):\n%s (all known: %v)", diff, known)
+	}
+	if !strings.Contains(got[2].Reason, "503") || got[0].Cached {
+		t.Errorf("answers %+v", got)
+	}
+	if f.called("m/present:1") != 1 {
+		t.Errorf("an image twice in one Pod was checked %d times", f.called("m/present:1"))
+	}
+	for _, tc := range []struct {
+		after time.Duration
+		want  map[string]int
+	}{
+		{time.Second, map[string]int{"m/present:1": 1, "m/missing:1": 1, "m/broken:1": 1}},
+		{6 * time.Second, map[string]int{"m/present:1": 1, "m/missing:1": 1, "m/broken:1": 2}},
+		{2 * time.Minute, map[string]int{"m/present:1": 1, "m/missing:1": 2, "m/broken:1": 3}},
+		{2 * time.Hour, map[string]int{"m/present:1": 2, "m/missing:1": 3, "m/broken:1": 4}},
+	} {
+		now = now.Add(tc.after)
+		got, _ = check(c, images...)
+		if diff := cmp.Diff([]string{"present", "missing", "error", "present"}, states(got)); diff != "" {
+			t.Errorf("after %s (-want +got):\n%s", tc.after, diff)
+		}
+		for img, n := range tc.want {
+			if f.called(img) != n {
+				t.Errorf("after %s: %s checked %d times, want %d", tc.after, img, f.called(img), n)
+			}
+		}
+	}
+	if _, known := check(c, images...); !known {
+		t.Error("cached answers need a wait")
+	}
+	if got := testutil.ToFloat64(o.Metrics.checks.WithLabelValues("missing")); got != 3 {
+		t.Errorf("kmirror_mirror_checks_total{result=missing} = %v, want 3", got)
+	}
+	if hits, misses := testutil.ToFloat64(o.Metrics.hits), testutil.ToFloat64(o.Metrics.miss); hits != 13 || misses != 11 {
+		t.Errorf("cache hits %v, misses %v; want 13 and 11", hits, misses)
+	}
+	if n := testutil.CollectAndCount(reg, "kmirror_mirror_check_duration_seconds"); n != 1 {
+		t.Errorf("no latency histogram: %d", n)
+	}
+}
+
+func TestConcurrentChecksShareOneRequest(t *testing.T) {
+	f := newFake("m/a:1")
+	f.gate = make(chan struct{})
+	c := New(f, testOptions())
+	var wg sync.WaitGroup
+	results := make([][]Result, 50)
+	for i := range results {
+		wg.Go(func() { results[i], _ = check(c, "m/a:1") })
+	}
+	for f.called("m/a:1") == 0 {
+		time.Sleep(time.Millisecond)
+	}
+	time.Sleep(20 * time.Millisecond)
+	close(f.gate)
+	wg.Wait()
+	if n := f.called("m/a:1"); n != 1 {
+		t.Errorf("50 concurrent checks sent %d requests, want 1", n)
+	}
+	for _, r := range results {
+		if r[0].State != Present {
+			t.Fatalf("answer %+v", r[0])
+		}
+	}
+}
+
+func TestRequestsInFlightAreBounded(t *testing.T) {
+	f := newFake()
+	f.gate = make(chan struct{})
+	o := testOptions()
+	o.MaxRequests = 3
+	c := New(f, o)
+	var images []string
+	for i := range 20 {
+		images = append(images, fmt.Sprintf("m/app:%d", i))
+	}
+	done := make(chan []Result)
+	go func() { r, _ := check(c, images...); done <- r }()
+	for deadline := time.Now().Add(10 * time.Second); f.inFlight.Load() < 3 && time.Now().Before(deadline); {
+		time.Sleep(time.Millisecond)
+	}
+	time.Sleep(20 * time.Millisecond)
+	if n := f.inFlight.Load(); n != 3 {
+		t.Errorf("%d requests in flight, want 3", n)
+	}
+	close(f.gate)
+	got := <-done
+	if f.maxSeen.Load() != 3 || got[19].State != Missing {
+		t.Errorf("at most %d requests in flight, want 3; last answer %+v", f.maxSeen.Load(), got[19])
+	}
+}
+
+// TestSlowRegistry: a caller stops waiting when its context ends; the
+// check goes on to its own time limit, and its failure is cached.
+func TestSlowRegistry(t *testing.T) {
+	f := newFake("m/a:1")
+	f.gate = make(chan struct{})
+	defer close(f.gate)
+	o := testOptions()
+	o.Timeout = 500 * time.Millisecond
+	c := New(f, o)
+	out := make([]Result, 1)
+	wait := c.Check([]string{"m/a:1"}, out)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	wait(ctx)
+	if took := time.Since(start); out[0].State != Failed || out[0].Reason != "no answer within the review's time budget" || took > 400*time.Millisecond {
+		t.Errorf("after %s: %+v", took, out[0])
+	}
+	// A second caller joins the same check and gets its own answer.
+	wait = c.Check([]string{"m/a:1"}, out)
+	wait(context.Background())
+	if took := time.Since(start); out[0].State != Failed || out[0].Reason != "no answer from the registry within 500ms" || took < 500*time.Millisecond {
+		t.Errorf("after %s: %+v", took, out[0])
+	}
+	if f.called("m/a:1") != 1 {
+		t.Errorf("%d requests", f.called("m/a:1"))
+	}
+	if got, known := check(c, "m/a:1"); !known || got[0].State != Failed || !got[0].Cached {
+		t.Errorf("the failure is not cached: %+v", got[0])
+	}
+}
+
+func TestPendingChecksAreBounded(t *testing.T) {
+	f := newFake()
+	f.gate = make(chan struct{})
+	defer close(f.gate)
+	o := testOptions()
+	o.MaxPending = 2
+	c := New(f, o)
+	out := make([]Result, 3)
+	wait := c.Check([]string{"m/a:1", "m/b:1", "m/c:1"}, out)
+	if wait == nil || out[2].State != Failed || !strings.Contains(out[2].Reason, "2 checks of the mirror are in flight") {
+		t.Errorf("the third check: %+v", out[2])
+	}
+}
+
+func TestCacheBounds(t *testing.T) {
+	f := newFake()
+	o := testOptions()
+	o.MaxEntries = 3
+	c := New(f, o)
+	for _, img := range []string{"m/1", "m/2", "m/3", "m/1", "m/4"} {
+		check(c, img)
+	}
+	if n := c.entries(); n != 3 {
+		t.Errorf("%d entries, want 3", n)
+	}
+	// m/2 was the least recently used.
+	for img, want := range map[string]bool{"m/1": true, "m/2": false, "m/3": true, "m/4": true} {
+		c.mu.Lock()
+		_, ok := c.cache.get(img, c.now())
+		c.mu.Unlock()
+		if ok != want {
+			t.Errorf("%s cached: %v, want %v", img, ok, want)
+		}
+	}
+
+	o.MaxEntries, o.MaxBytes = 0, 4096
+	c = New(f, o)
+	long := strings.Repeat("x", 1000)
+	for i := range 10 {
+		check(c, fmt.Sprintf("m/%d/%s", i, long))
+	}
+	if c.cache.bytes > 4096 || c.entries() != 3 {
+		t.Errorf("%d bytes in %d entries, want at most 4096", c.cache.bytes, c.entries())
+	}
+	check(c, "m/"+strings.Repeat("y", 5000))
+	if c.cache.bytes > 4096 {
+		t.Errorf("an answer larger than the bound was cached: %d bytes", c.cache.bytes)
+	}
+}
+
+// TestSetPresentWinsOverAStaleCheck: a copy completes while a check that
+// started before it is in flight; the check's "missing" is older.
+func TestSetPresentWinsOverAStaleCheck(t *testing.T) {
+	f := newFake()
+	f.gate = make(chan struct{})
+	c := New(f, testOptions())
+	out := make([]Result, 1)
+	wait := c.Check([]string{"m/a:1"}, out)
+	time.Sleep(time.Millisecond)
+	c.SetPresent("m/a:1")
+	close(f.gate)
+	wait(context.Background())
+	if out[0].State != Missing {
+		t.Errorf("the check in flight answered %v", out[0].State)
+	}
+	if got, known := check(c, "m/a:1"); !known || got[0].State != Present {
+		t.Errorf("after the copy: %+v, cached %v; want present", got[0], known)
+	}
+}

@@ -1,0 +1,160 @@
+package mirrorsync
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"kmirror.dev/kmirror/pkg/registry"
+)
+
+// flaky fails the first copies it is asked for.
+type flaky struct {
+	*fakeRegistry
+	failures atomic.Int32
+}
+
+func (f *flaky) Copy(ctx context.Context, src, dst string, o registry.CopyOptions) (registry.CopyResult, error) {
+	if f.failures.Add(-1) >= 0 {
+		return registry.CopyResult{}, &registry.Error{Op: "writing", Image: dst, Registry: "m", Err: errors.New("unexpected status code 503")}
+	}
+	return f.fakeRegistry.Copy(ctx, src, dst, o)
+}
+
+// doneLog collects what a Queue says is done.
+type doneLog struct {
+	mu      sync.Mutex
+	results []Result
+	ch      chan Result
+}
+
+func newDoneLog() *doneLog { return &doneLog{ch: make(chan Result, 100)} }
+
+func (d *doneLog) done(r Result) {
+	d.mu.Lock()
+	d.results = append(d.results, r)
+	d.mu.Unlock()
+	d.ch <- r
+}
+
+func (d *doneLog) next(t *testing.T) Result {
+	t.Helper()
+	select {
+	case r := <-d.ch:
+		return r
+	case <-time.After(10 * time.Second):
+		t.Fatal("no copy done in 10s")
+		return Result{}
+	}
+}
+
+func count(m *QueueMetrics, result string) float64 {
+	return testutil.ToFloat64(m.copies.WithLabelValues(result))
+}
+
+func TestQueueCopiesEachPairOnce(t *testing.T) {
+	f := &fakeRegistry{images: map[string]string{"a:1": d1}, delay: 50 * time.Millisecond}
+	done := newDoneLog()
+	m := NewQueueMetrics(prometheus.NewRegistry())
+	q := NewQueue(f, QueueOptions{Done: done.done, Metrics: m})
+	defer q.Close()
+	p := Pair{"a:1", "m/a:1"}
+	queued := 0
+	for range 10 {
+		if q.Enqueue(p) {
+			queued++
+		}
+	}
+	if queued != 1 {
+		t.Errorf("a pair asked for 10 times was queued %d times", queued)
+	}
+	if r := done.next(t); r.Status != Copied || r.Digest != d1 || r.Pair != p {
+		t.Errorf("done %+v", r)
+	}
+	if len(f.copies) != 1 || count(m, "copied") != 1 || testutil.ToFloat64(m.bytes) != 10 || testutil.ToFloat64(m.pending) != 0 {
+		t.Errorf("copies %v, metrics copied %v, bytes %v, depth %v", f.copies, count(m, "copied"), testutil.ToFloat64(m.bytes), testutil.ToFloat64(m.pending))
+	}
+	if !q.Enqueue(p) {
+		t.Fatal("a pair done with is not queued again")
+	}
+	if r := done.next(t); r.Status != Present || len(f.copies) != 1 {
+		t.Errorf("again: %+v, copies %v", r, f.copies)
+	}
+}
+
+// TestQueueIsBounded: with the workers busy, the queue fills up, and
+// Enqueue drops what does not fit rather than wait.
+func TestQueueIsBounded(t *testing.T) {
+	f := &fakeRegistry{images: map[string]string{"a:1": d1, "b:1": d1, "c:1": d1, "d:1": d1}, delay: time.Hour}
+	m := NewQueueMetrics(prometheus.NewRegistry())
+	q := NewQueue(f, QueueOptions{Size: 3, Workers: 1, Metrics: m})
+	var got []bool
+	for _, s := range []string{"a", "b", "c", "d"} {
+		got = append(got, q.Enqueue(Pair{s + ":1", "m/" + s + ":1"}))
+	}
+	if want := []bool{true, true, true, false}; !equal(got, want) {
+		t.Errorf("queued %v, want %v", got, want)
+	}
+	if count(m, "dropped") != 1 || testutil.ToFloat64(m.pending) != 3 {
+		t.Errorf("dropped %v, depth %v", count(m, "dropped"), testutil.ToFloat64(m.pending))
+	}
+	for f.inFlight.Load() != 1 {
+		time.Sleep(time.Millisecond)
+	}
+	abandoned, forgotten := q.Close()
+	if abandoned != 1 || forgotten != 2 || count(m, "abandoned") != 1 {
+		t.Errorf("Close abandoned %d and forgot %d; want 1 and 2", abandoned, forgotten)
+	}
+	if _, ok := f.images["m/a:1"]; ok || q.Enqueue(Pair{"d:1", "m/d:1"}) {
+		t.Error("an abandoned copy was written, or a closed queue takes pairs")
+	}
+}
+
+func equal(a, b []bool) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+func TestQueueRetries(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		failures int32
+		src      string
+		want     Status
+		retried  float64
+	}{
+		{"a failure that passes", 2, "a:1", Copied, 2},
+		{"a failure that lasts", 100, "a:1", Failed, 2},
+		{"a missing source is not tried again", 0, "gone:1", Failed, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := &flaky{fakeRegistry: &fakeRegistry{images: map[string]string{"a:1": d1}}}
+			f.failures.Store(tc.failures)
+			done := newDoneLog()
+			m := NewQueueMetrics(prometheus.NewRegistry())
+			q := NewQueue(f, QueueOptions{Attempts: 3, Backoff: time.Millisecond, Done: done.done, Metrics: m})
+			defer q.Close()
+			q.Enqueue(Pair{tc.src, "m/" + tc.src})
+			r := done.next(t)
+			if r.Status != tc.want || count(m, "retried") != tc.retried {
+				t.Errorf("done %+v after %v retries; want %s after %v", r, count(m, "retried"), tc.want, tc.retried)
+			}
+			if tc.want == Failed && count(m, "failed") != 1 {
+				t.Errorf("failed %v, want 1", count(m, "failed"))
+			}
+		})
+	}
+}
