@@ -123,7 +123,9 @@ func (o *VerifyOptions) Run(cmd *cobra.Command, args []string) error {
 	if err != nil {
 		return err
 	}
-	checks := mirrorsync.Verify(ctx, client, fields, eng, mirrorsync.VerifyOptions{
+	// A Prober logs in once per repository: the HEADs of one repository
+	// are then one request each.
+	checks := mirrorsync.Verify(ctx, client.NewProber(0, 0), fields, eng, mirrorsync.VerifyOptions{
 		Jobs: o.Jobs, Timeout: o.Timeout, SameDigest: o.SameDigest,
 	})
 	if ctx.Err() != nil {
