@@ -42,7 +42,7 @@ demo: build
 # kube-apiserver, kustomize, Helm 3 and 4, registries, and `make image`.
 test: lint unit e2e
 
-unit:
+unit: deps
 	$(GO) test -count=1 ./...
 
 # deps installs the system packages the end-to-end tests run: etcd, and
