@@ -35,13 +35,17 @@ var errAliasBomb = fmt.Errorf("its YAML aliases expand to more than %d nodes", m
 type DuplicateKeyError struct {
 	Key string
 	// First and Second are the lines of the two keys, counted in the
-	// document's stream.
-	First, Second int
+	// document's stream; FirstColumn and SecondColumn their columns.
+	First, Second             int
+	FirstColumn, SecondColumn int
 }
 
 func (e *DuplicateKeyError) Error() string {
-	return fmt.Sprintf("key %q appears twice, at lines %d and %d; kubectl would take the second, so kmirror refuses to guess",
-		e.Key, e.First, e.Second)
+	at := fmt.Sprintf("at lines %d and %d", e.First, e.Second)
+	if e.First == e.Second { // minified JSON, flow YAML
+		at = fmt.Sprintf("at line %d, columns %d and %d", e.First, e.FirstColumn, e.SecondColumn)
+	}
+	return fmt.Sprintf("key %q appears twice, %s; kubectl would take the second, so kmirror refuses to guess", e.Key, at)
 }
 
 // deref returns the node an alias stands for, or n itself.
@@ -95,7 +99,8 @@ func mergedPairs(n *yaml.Node, depth int) ([]pair, error) {
 			continue
 		}
 		if first := keys.add(k); first != nil {
-			return nil, &DuplicateKeyError{Key: k.Value, First: first.Line, Second: k.Line}
+			return nil, &DuplicateKeyError{Key: k.Value,
+				First: first.Line, Second: k.Line, FirstColumn: first.Column, SecondColumn: k.Column}
 		}
 		out = append(out, pair{key: k, value: v})
 	}

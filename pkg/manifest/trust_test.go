@@ -77,7 +77,7 @@ func TestRewriteRefuses(t *testing.T) {
 		{"containers twice",
 			"kind: Pod\nspec:\n  containers: [{image: nginx}]\n  containers: [{image: busybox}]\n", 1, 4, `key "containers" appears twice, at lines 3 and 4`},
 		{"duplicate keys in JSON",
-			`{"kind":"Pod","spec":{"containers":[{"image":"nginx","image":"busybox"}]}}`, 1, 1, `key "image" appears twice`},
+			`{"kind":"Pod","spec":{"containers":[{"image":"nginx","image":"busybox"}]}}`, 1, 1, `key "image" appears twice, at line 1, columns 38 and 54`},
 		{"invalid UTF-8",
 			"kind: A\n---\nkind: Pod\nspec:\n  containers:\n  - image: nginx\n    args: [\"\xff\"]\n", 2, 7, "invalid UTF-8 (byte 0xff at column 13)"},
 		{"an undefined alias",
