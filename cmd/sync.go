@@ -107,9 +107,9 @@ image whole: an index with all its platform images, manifests byte for
 byte, so every digest is the same in the mirror. Layers go in parallel,
 straight from the source to the mirror; blobs the mirror holds are not sent
 again, and blobs this run put in another repository of the mirror are
-mounted from there. The tag
-is written last, so no tag ever names a half-copied image, even after
-Ctrl-C. A "repo:tag@digest" image is copied by its digest and tagged.
+mounted from there. The tag is written last, so no tag ever names a
+half-copied image, even after Ctrl-C. A "repo:tag@digest" image is copied
+by its digest and tagged.
 
 --platform copies a subset of each index as a new index, whose digest is
 not the source's; a digest-pinned image is refused with --platform, since
