@@ -51,16 +51,18 @@ deps:
 	bash .ci/deps.sh
 
 # The tools are built from the module proxy on first use, then cached by
-# version (see .ci/tools.sh); the full log goes to /tmp/kmirror-e2e.log.
+# version (see .ci/tools.sh); the full log goes to bin/e2e.log, a file of this
+# checkout's, so two checkouts can test at once.
 e2e: deps
-	set -o pipefail; \
+	mkdir -p bin; set -o pipefail; \
 	apiserver=$$(bash $(TOOLS) kube-apiserver) && \
 	kustomize=$$(bash $(TOOLS) kustomize) && \
 	helm=$$(bash $(TOOLS) helm) && \
 	helm4=$$(bash $(TOOLS) helm4) && \
 	KMIRROR_KUBE_APISERVER=$$apiserver KMIRROR_KUSTOMIZE=$$kustomize KMIRROR_HELM=$$helm KMIRROR_HELM4=$$helm4 \
-	$(GO) test -count=1 -tags e2e -timeout 30m -v ./pkg/e2e/ 2>&1 | tee /tmp/kmirror-e2e.log | \
-	grep -E '^(=== RUN|--- |PASS|FAIL|ok|panic)|_test.go:'
+	$(GO) test -count=1 -tags e2e -timeout 30m -v ./pkg/e2e/ 2>&1 | tee bin/e2e.log | \
+	grep -E '^(=== RUN|--- |PASS|FAIL|ok|panic)|_test.go:' || \
+	{ echo "e2e failed; the end of bin/e2e.log:"; tail -n 150 bin/e2e.log; exit 1; }
 
 
 bench:
