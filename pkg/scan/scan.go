@@ -30,11 +30,12 @@ type Visitor struct {
 }
 
 // Each reads each input once, in order, decides every image in it with
-// eng, and calls v. It stops when ctx is done. It returns the counts of all inputs. It stops at the
-// first error: of v, or of an input that cannot be read, does not parse
-// (*manifest.SyntaxError) or is not UTF-8 (*manifest.EncodingError). v has
-// then seen the inputs and parts before the one at fault, so a command
-// that prints what v gets prints to a spool, and discards it on error.
+// eng, calls v, and returns the counts of all inputs. It stops when ctx is
+// done, and at the first error: of v, or of an input that cannot be read,
+// does not parse (*manifest.SyntaxError) or is not UTF-8
+// (*manifest.EncodingError). v has then seen the inputs and parts before
+// the one at fault, so a command that prints what v gets prints to a
+// spool, and discards it on error.
 func Each(ctx context.Context, files []fileset.File, eng *mirror.Engine, v Visitor) (manifest.Summary, error) {
 	var total manifest.Summary
 	for _, f := range files {
