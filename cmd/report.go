@@ -87,7 +87,12 @@ type streamOutput struct {
 	w       io.Writer
 	files   int
 	started bool
-	last    byte
+	// last is the last byte written; a line break before anything is.
+	last byte
+}
+
+func newStreamOutput(w io.Writer) *streamOutput {
+	return &streamOutput{w: w, last: '\n'}
 }
 
 func (s *streamOutput) file(string) error {
@@ -109,6 +114,9 @@ func (s *streamOutput) part(p *manifest.Part) error {
 			}
 			if _, err := io.WriteString(s.w, sep); err != nil {
 				return err
+			}
+			if sep != "" {
+				s.last = '\n'
 			}
 		}
 	}

@@ -145,7 +145,7 @@ func (o *RewriteOptions) output(w io.Writer) output {
 	case o.Diff:
 		return &diffOutput{w: w}
 	}
-	return &streamOutput{w: w}
+	return newStreamOutput(w)
 }
 
 // rewriteInPlace replaces the files that change, each read once, all or

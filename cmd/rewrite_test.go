@@ -93,6 +93,28 @@ func TestRewriteFilesAndDirectories(t *testing.T) {
 	}
 }
 
+// TestRewriteJoinsInputs holds the separator written between two inputs:
+// "---" on a line of its own, with no blank line before it, whether the
+// input before is empty or ends without a line break.
+func TestRewriteJoinsInputs(t *testing.T) {
+	for _, tc := range []struct{ name, first, want string }{
+		{"after an empty input", "", "---\n" + plainPod},
+		{"after a comment", "# only a comment\n", "# only a comment\n---\n" + plainPod},
+		{"after an input without a final line break", "# no line break", "# no line break\n---\n" + plainPod},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			stdout, stderr, code := run(t, "", "rewrite", "-q", write(t, dir, "a.yaml", tc.first), write(t, dir, "b.yaml", plainPod))
+			if code != 0 {
+				t.Fatalf("exit %d: %s", code, stderr)
+			}
+			if stdout != tc.want {
+				t.Errorf("stdout %q, want %q", stdout, tc.want)
+			}
+		})
+	}
+}
+
 func TestRewriteInPlace(t *testing.T) {
 	dir := t.TempDir()
 	a := write(t, dir, "a.yaml", pod)
