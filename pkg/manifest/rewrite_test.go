@@ -198,6 +198,9 @@ func TestSplitDocuments(t *testing.T) {
 			[]string{"# c\n---\n---\n%YAML 1.2\n--- # d\nkind: A\n", "--- {kind: B}\n", "---\nkind: C\n"}, []int{1, 7, 8}},
 		{"directive after a document", "a: 1\n...\n%YAML 1.1\n# c\n---\nb: 2",
 			[]string{"a: 1\n...\n", "%YAML 1.1\n# c\n---\nb: 2"}, []int{1, 3}},
+		{"a comment marker longer than the document before it",
+			"a: 1\n--- # xxxxxxxxxxxxxxxxxxxxxxxx\n--- \nb: 2\n",
+			[]string{"a: 1\n", "--- # xxxxxxxxxxxxxxxxxxxxxxxx\n--- \nb: 2\n"}, []int{1, 2}},
 		{"empty", "", nil, nil},
 	}
 	for _, tc := range tests {

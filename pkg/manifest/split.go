@@ -54,6 +54,8 @@ func splitDocuments(r io.Reader, fn func(chunk) error) error {
 				if cut < 0 {
 					cut, cutLine = at, line
 				}
+				// Read before the copy below moves text's bytes.
+				rest := isContent(text[3:])
 				if content {
 					if ferr := fn(chunk{buf[:cut], start, startLine}); ferr != nil {
 						return ferr
@@ -61,7 +63,7 @@ func splitDocuments(r io.Reader, fn func(chunk) error) error {
 					buf = buf[:copy(buf, buf[cut:])]
 					start, startLine = start+int64(cut), cutLine
 				}
-				content, cut = isContent(text[3:]), -1
+				content, cut = rest, -1
 			case text[0] == '%':
 				if cut < 0 {
 					cut, cutLine = at, line
