@@ -105,23 +105,27 @@ func (o *ImagesOptions) Run(cmd *cobra.Command, args []string) error {
 	if err != nil {
 		return err
 	}
-	// Nothing reaches stdout until every input succeeded.
-	spool := fileset.NewSpool(0)
-	defer spool.Close()
+	// Nothing reaches stdout until every input succeeded: the table and
+	// the list are written at the end, the JSON report, which streams, goes
+	// to a spool first.
+	stdout := cmd.OutOrStdout()
 	var out output
+	var spool *fileset.Spool
 	switch o.Output {
 	case imagesJSON:
+		spool = fileset.NewSpool(0)
+		defer spool.Close()
 		out = newJSONReport(spool, "images", func(manifest.Image) bool { return true },
 			func(manifest.Summary) []jsonField { return nil })
 	case imagesMirrorList:
-		out = &mirrorList{w: spool, seen: map[string]bool{}}
+		out = &mirrorList{w: stdout, seen: map[string]bool{}}
 	default:
-		out = newImagesTable(spool)
+		out = newImagesTable(stdout)
 	}
-	if _, err := scanTo(cmd.Context(), files, eng, out, cmd.ErrOrStderr()); err != nil {
+	if _, err := scanTo(cmd.Context(), files, eng, out, cmd.ErrOrStderr()); err != nil || spool == nil {
 		return err
 	}
-	_, err = spool.WriteTo(cmd.OutOrStdout())
+	_, err = spool.WriteTo(stdout)
 	return err
 }
 
@@ -146,12 +150,12 @@ func (m *mirrorList) part(p *manifest.Part) error {
 }
 
 func (m *mirrorList) end(manifest.Summary) error {
+	bw := bufio.NewWriter(m.w)
 	for _, s := range slices.Sorted(maps.Keys(m.seen)) {
-		if _, err := fmt.Fprintln(m.w, s); err != nil {
-			return err
-		}
+		bw.WriteString(s)
+		bw.WriteByte('\n')
 	}
-	return nil
+	return bw.Flush()
 }
 
 // tableCell is a cell of the images table: its text, and the colour to
@@ -199,17 +203,23 @@ func (t *tableOutput) part(p *manifest.Part) error {
 	return t.err
 }
 
-// add spools one row, as a line of JSON: each cell painted, and the width
-// of its text.
+// spooledCell is a cell of a spooled row: its text, painted, and the
+// width of its plain text.
+type spooledCell struct {
+	Text  string
+	Width int
+}
+
+// add spools one row, as a line of JSON.
 func (t *tableOutput) add(row []tableCell) {
-	cells := make([][2]any, len(row))
+	cells := make([]spooledCell, len(row))
 	for i, c := range row {
 		text := c.text
 		if c.color != nil {
 			text = c.color.Sprint(text)
 		}
 		width := utf8.RuneCountInString(c.text)
-		cells[i] = [2]any{text, width}
+		cells[i] = spooledCell{text, width}
 		if i == len(t.widths) {
 			t.widths = append(t.widths, 0)
 		}
@@ -233,22 +243,9 @@ func (t *tableOutput) end(manifest.Summary) error {
 	sc.Buffer(nil, 1<<30)
 	bw := bufio.NewWriter(t.w)
 	for sc.Scan() {
-		var cells []struct {
-			Text  string
-			Width int
-		}
-		var raw [][2]json.RawMessage
-		if err := json.Unmarshal(sc.Bytes(), &raw); err != nil {
+		var cells []spooledCell
+		if err := json.Unmarshal(sc.Bytes(), &cells); err != nil {
 			return err
-		}
-		cells = make([]struct {
-			Text  string
-			Width int
-		}, len(raw))
-		for i, r := range raw {
-			if err := cmpErr(json.Unmarshal(r[0], &cells[i].Text), json.Unmarshal(r[1], &cells[i].Width)); err != nil {
-				return err
-			}
 		}
 		for i, c := range cells {
 			bw.WriteString(c.Text)

@@ -36,7 +36,7 @@ func (o *ManifestsOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.Namespace, "namespace", install.DefaultNamespace, "the namespace the webhook runs in, which it never mutates")
 	fs.StringVar(&o.WebhookURL, "webhook-url", "", "print only the webhook configuration, for a kmirror serve that runs outside the cluster at this https URL")
 	fs.StringVar(&o.CAFile, "ca-file", "", "with --webhook-url: the CA (PEM) that signed the certificate of that kmirror serve")
-	fs.StringVar(&o.SwapPolicy, "swap-policy", SwapAlways, `the --swap-policy of kmirror serve: "always", or "exists" to send an image to the mirror only when the mirror holds it`)
+	fs.StringVar(&o.SwapPolicy, "swap-policy", install.SwapAlways, `the --swap-policy of kmirror serve: "always", or "exists" to send an image to the mirror only when the mirror holds it`)
 	fs.BoolVar(&o.CopyMissing, "copy-missing", false, "with --swap-policy exists: kmirror serve copies the images the mirror lacks into it (--copy-missing); the webhook then declares side effects, except on dry runs")
 	fs.StringVar(&o.RegistrySecret, "registry-secret", "", "with --swap-policy exists: a Secret of type kubernetes.io/dockerconfigjson in --namespace (kubectl create secret docker-registry) with the credentials of the mirror, and of the sources for --copy-missing, mounted as kmirror serve's --registry-config")
 }

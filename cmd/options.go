@@ -59,10 +59,11 @@ func (o *ColorOptions) Validate() error {
 	return nil
 }
 
-// isTerminal reports whether f is a terminal rather than a pipe, a file or
-// /dev/null.
-func isTerminal(f *os.File) bool {
-	return isatty.IsTerminal(f.Fd()) || isatty.IsCygwinTerminal(f.Fd())
+// isTerminal reports whether s, a reader or writer, is a terminal rather
+// than a pipe, a file, /dev/null or a buffer.
+func isTerminal(s any) bool {
+	f, ok := s.(*os.File)
+	return ok && (isatty.IsTerminal(f.Fd()) || isatty.IsCygwinTerminal(f.Fd()))
 }
 
 // streamGCPercent is the GOGC of the commands that read streams, unless

@@ -2,6 +2,7 @@ package cmd
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -301,8 +302,8 @@ func (r *jsonReport) end(sum manifest.Summary) error {
 	defer r.spool.Close()
 	r.list.close()
 	r.warnings.close()
-	if r.list.err != nil || r.warnings.err != nil {
-		return cmpErr(r.list.err, r.warnings.err)
+	if err := cmp.Or(r.list.err, r.warnings.err); err != nil {
+		return err
 	}
 	io.WriteString(r.w, ",\n  \"warnings\": ")
 	if _, err := r.spool.WriteTo(r.w); err != nil {
@@ -317,15 +318,6 @@ func (r *jsonReport) end(sum manifest.Summary) error {
 	}
 	_, err := io.WriteString(r.w, "\n}\n")
 	return err
-}
-
-func cmpErr(errs ...error) error {
-	for _, err := range errs {
-		if err != nil {
-			return err
-		}
-	}
-	return nil
 }
 
 func quote(s string) string {

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
@@ -13,6 +12,7 @@ import (
 	"kmirror.dev/kmirror/pkg/fileset"
 	"kmirror.dev/kmirror/pkg/manifest"
 	"kmirror.dev/kmirror/pkg/mirror"
+	"kmirror.dev/kmirror/pkg/scan"
 )
 
 // RewriteOptions are the flags of "kmirror rewrite", which the bare
@@ -151,20 +151,21 @@ func (o *RewriteOptions) output(w io.Writer) output {
 // rewriteInPlace replaces the files that change, each read once, all or
 // nothing; with --diff, it writes their diffs to w.
 func (o *RewriteOptions) rewriteInPlace(ctx context.Context, w, stderr io.Writer, files []fileset.File, eng *mirror.Engine) (manifest.Summary, error) {
+	var diff *diffOutput
+	if o.Diff {
+		diff = &diffOutput{w: w}
+	}
 	var total manifest.Summary
 	err := fileset.Replace(files, func(i int, src io.Reader, dst io.Writer) (bool, error) {
 		if err := ctx.Err(); err != nil {
 			return false, err
 		}
-		var diff *diffOutput
-		if o.Diff {
-			diff = &diffOutput{w: w}
-			diff.file(files[i].Name)
-		}
-		sum, err := manifest.Scan(files[i].Name, src, eng, func(p *manifest.Part) error {
-			if err := ctx.Err(); err != nil {
-				return err
+		if diff != nil {
+			if err := diff.file(files[i].Name); err != nil {
+				return false, err
 			}
+		}
+		sum, err := scan.Reader(ctx, files[i].Name, src, eng, func(p *manifest.Part) error {
 			printWarnings(stderr, p.Warnings)
 			if diff != nil {
 				if err := diff.part(p); err != nil {
@@ -174,18 +175,11 @@ func (o *RewriteOptions) rewriteInPlace(ctx context.Context, w, stderr io.Writer
 			_, err := p.WriteTo(dst)
 			return err
 		})
-		if err == nil && diff != nil {
-			err = diff.end(sum)
-		}
 		total.Sum(sum)
 		return sum.Changed > 0, err
 	})
+	if err == nil && diff != nil {
+		err = diff.end(total)
+	}
 	return total, err
-}
-
-// isTerminalReader reports whether r is an interactive terminal, where a
-// bare "kmirror" shows help instead of waiting for a stream.
-func isTerminalReader(r io.Reader) bool {
-	f, ok := r.(*os.File)
-	return ok && isTerminal(f)
 }

@@ -57,7 +57,7 @@ ConfigMap whose data.rules holds one), and reports problems in results.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if isTerminalReader(cmd.InOrStdin()) {
+			if isTerminal(cmd.InOrStdin()) {
 				return cmd.Help()
 			}
 			return runStdin(cmd, o)

@@ -9,15 +9,10 @@ import (
 	"github.com/spf13/pflag"
 
 	"kmirror.dev/kmirror/pkg/admission"
+	"kmirror.dev/kmirror/pkg/admission/install"
 	"kmirror.dev/kmirror/pkg/mirrorcheck"
 	"kmirror.dev/kmirror/pkg/mirrorsync"
 	"kmirror.dev/kmirror/pkg/registry"
-)
-
-// The swap policies of kmirror serve.
-const (
-	SwapAlways = "always"
-	SwapExists = "exists"
 )
 
 // SwapOptions are the flags of kmirror serve that decide whether an image
@@ -39,7 +34,7 @@ type SwapOptions struct {
 
 // AddFlags registers the flags.
 func (o *SwapOptions) AddFlags(fs *pflag.FlagSet) {
-	fs.StringVar(&o.Policy, "swap-policy", SwapAlways, `"always": send every image the rules mirror to the mirror; "exists": only when the mirror holds it, checked with a HEAD request, else leave it as written, with a warning`)
+	fs.StringVar(&o.Policy, "swap-policy", install.SwapAlways, `"always": send every image the rules mirror to the mirror; "exists": only when the mirror holds it, checked with a HEAD request, else leave it as written, with a warning`)
 	fs.DurationVar(&o.CheckTimeout, "check-timeout", mirrorcheck.DefaultTimeout, "with --swap-policy exists: the time limit of each check of the mirror")
 	fs.DurationVar(&o.ReviewBudget, "review-budget", admission.DefaultReviewBudget, "the time a review may take from its arrival to its answer, waiting for memory or for the mirror's answers; keep it well inside the webhook's timeoutSeconds (3s in kmirror manifests)")
 	fs.DurationVar(&o.PresentTTL, "present-ttl", mirrorcheck.DefaultPresentTTL, "with --swap-policy exists: how long an image found in the mirror is remembered; 0 remembers none")
@@ -55,13 +50,13 @@ func (o *SwapOptions) AddFlags(fs *pflag.FlagSet) {
 // Validate checks that the flags go together.
 func (o *SwapOptions) Validate(fs *pflag.FlagSet) error {
 	switch o.Policy {
-	case SwapAlways:
+	case install.SwapAlways:
 		for _, name := range []string{"check-timeout", "present-ttl", "missing-ttl", "on-check-error", "copy-missing", "registry-config", "plain-http"} {
 			if fs.Changed(name) {
 				return fmt.Errorf("--%s needs --swap-policy exists", name)
 			}
 		}
-	case SwapExists:
+	case install.SwapExists:
 	default:
 		return fmt.Errorf("--swap-policy must be always or exists, not %q", o.Policy)
 	}
@@ -92,7 +87,7 @@ func (o *SwapOptions) Validate(fs *pflag.FlagSet) error {
 // Swap makes the swap step of the flags, nil for --swap-policy always, and
 // returns what stops it: the copies in flight are abandoned.
 func (o *SwapOptions) Swap(log *slog.Logger, metrics *admission.Metrics) (*admission.Swap, func(), error) {
-	if o.Policy != SwapExists {
+	if o.Policy != install.SwapExists {
 		return nil, func() {}, nil
 	}
 	if o.RegistryConfig != "" {

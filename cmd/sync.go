@@ -188,7 +188,7 @@ func (o *SyncOptions) Run(cmd *cobra.Command, args []string) error {
 // lists of --images.
 func (o *SyncOptions) plan(cmd *cobra.Command, args []string, eng *mirror.Engine) (*mirrorsync.Plan, error) {
 	plan := &mirrorsync.Plan{}
-	if len(args) == 0 && len(o.Images) == 0 && isTerminalReader(cmd.InOrStdin()) {
+	if len(args) == 0 && len(o.Images) == 0 && isTerminal(cmd.InOrStdin()) {
 		return nil, errors.New("nothing to read: name files or directories, pipe manifests in, or give --images")
 	}
 	if len(args) > 0 || len(o.Images) == 0 {
@@ -200,9 +200,7 @@ func (o *SyncOptions) plan(cmd *cobra.Command, args []string, eng *mirror.Engine
 			return nil, err
 		}
 		if !o.Quiet {
-			for _, w := range sum.Warnings {
-				fmt.Fprintf(cmd.ErrOrStderr(), "%s %s\n", warnColor.Sprint("warning:"), w)
-			}
+			printWarnings(cmd.ErrOrStderr(), sum.Warnings)
 		}
 	}
 	for _, name := range o.Images {

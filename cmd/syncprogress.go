@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"os"
 	"sync"
 
 	"github.com/vbauerster/mpb/v8"
@@ -27,15 +26,10 @@ func newSyncProgress(w io.Writer, images int, dryRun, quiet bool) syncProgress {
 	switch {
 	case quiet, dryRun: // a dry run's report lists every image already
 		return quietProgress{}
-	case isTerminalWriter(w):
+	case isTerminal(w):
 		return newBars(w, images)
 	}
 	return &lineProgress{w: w}
-}
-
-func isTerminalWriter(w io.Writer) bool {
-	f, ok := w.(*os.File)
-	return ok && isTerminal(f)
 }
 
 type quietProgress struct{}

@@ -108,7 +108,7 @@ func (o *VerifyOptions) Run(cmd *cobra.Command, args []string) error {
 		return err
 	}
 	ctx := cmd.Context() // cobra's Execute sets one
-	if len(args) == 0 && isTerminalReader(cmd.InOrStdin()) {
+	if len(args) == 0 && isTerminal(cmd.InOrStdin()) {
 		return errors.New("nothing to read: name files or directories, or pipe manifests in")
 	}
 	var fields []manifest.Image
@@ -142,9 +142,7 @@ func (o *VerifyOptions) Run(cmd *cobra.Command, args []string) error {
 		return err
 	}
 	if !o.Quiet {
-		for _, w := range sum.Warnings {
-			fmt.Fprintf(cmd.ErrOrStderr(), "%s %s\n", warnColor.Sprint("warning:"), w)
-		}
+		printWarnings(cmd.ErrOrStderr(), sum.Warnings)
 		fmt.Fprintln(cmd.ErrOrStderr(), verifyLine(counts))
 	}
 	switch {

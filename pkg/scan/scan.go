@@ -47,15 +47,7 @@ func Each(ctx context.Context, files []fileset.File, eng *mirror.Engine, v Visit
 				return total, err
 			}
 		}
-		sum, err := file(f, eng, func(p *manifest.Part) error {
-			if err := ctx.Err(); err != nil {
-				return err
-			}
-			if v.Part == nil {
-				return nil
-			}
-			return v.Part(p)
-		})
+		sum, err := file(ctx, f, eng, v.Part)
 		total.Sum(sum)
 		if err != nil {
 			return total, err
@@ -64,13 +56,28 @@ func Each(ctx context.Context, files []fileset.File, eng *mirror.Engine, v Visit
 	return total, nil
 }
 
-func file(f fileset.File, eng *mirror.Engine, fn func(*manifest.Part) error) (manifest.Summary, error) {
+func file(ctx context.Context, f fileset.File, eng *mirror.Engine, part func(*manifest.Part) error) (manifest.Summary, error) {
 	r, err := f.Open()
 	if err != nil {
 		return manifest.Summary{}, err
 	}
 	defer r.Close()
-	return manifest.Scan(f.Name, r, eng, fn)
+	return Reader(ctx, f.Name, r, eng, part)
+}
+
+// Reader decides every image of the stream r, named name, with eng, and
+// calls part, unless nil, with each of its parts in order. It stops when
+// ctx is done, and at the first error, as Each does.
+func Reader(ctx context.Context, name string, r io.Reader, eng *mirror.Engine, part func(*manifest.Part) error) (manifest.Summary, error) {
+	return manifest.Scan(name, r, eng, func(p *manifest.Part) error {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if part == nil {
+			return nil
+		}
+		return part(p)
+	})
 }
 
 // Summary counts what Images read.
