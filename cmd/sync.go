@@ -272,12 +272,7 @@ func (o *SyncOptions) report(cmd *cobra.Command, results []mirrorsync.Result, su
 		return nil
 	}
 	var b strings.Builder
-	interrupted := 0
-	for _, r := range results {
-		if r.Status == mirrorsync.Failed && errors.Is(r.Err, context.Canceled) {
-			interrupted++
-		}
-	}
+	interrupted := sum.Canceled
 	if o.DryRun {
 		for _, r := range results {
 			if r.Status == mirrorsync.WouldCopy {

@@ -159,8 +159,10 @@ type Summary struct {
 	Failed    int `json:"failed"`
 	// Bytes counts the bytes the copies that succeeded sent.
 	Bytes int64 `json:"bytes"`
-	// Interrupted reports whether the run was cut short.
+	// Interrupted reports whether the run was cut short: Canceled of the
+	// failed pairs were not done for that reason.
 	Interrupted bool `json:"interrupted"`
+	Canceled    int  `json:"-"`
 }
 
 // Summarize counts results.
@@ -177,8 +179,11 @@ func Summarize(results []Result) Summary {
 			s.WouldCopy++
 		case Failed:
 			s.Failed++
-			s.Interrupted = s.Interrupted || errors.Is(r.Err, context.Canceled)
+			if errors.Is(r.Err, context.Canceled) {
+				s.Canceled++
+			}
 		}
 	}
+	s.Interrupted = s.Canceled > 0
 	return s
 }

@@ -58,13 +58,13 @@ func (c *Client) Copy(ctx context.Context, src, dst string, o CopyOptions) (Copy
 	st, err := c.check(ctx, s, d, o.Platforms)
 	res := CopyResult{State: st, Digest: st.Target}
 	if err != nil || st.Present {
-		return res, c.named(err)
+		return res, err
 	}
 	var sent atomic.Int64
 	res.Digest, err = c.copy(withCounter(ctx, &sent), s, d, st.Source, o)
 	res.Bytes = sent.Load()
 	res.Copied = err == nil
-	return res, c.named(err)
+	return res, err
 }
 
 // copy writes what src names at digest to dst and returns the digest it
@@ -72,7 +72,7 @@ func (c *Client) Copy(ctx context.Context, src, dst string, o CopyOptions) (Copy
 func (c *Client) copy(ctx context.Context, src, dst Ref, digest string, o CopyOptions) (string, error) {
 	desc, err := remote.Get(src.Repo.Digest(digest), c.options(remote.WithContext(ctx))...)
 	if err != nil {
-		return "", wrap("reading", src, err)
+		return "", c.wrap("reading", src, err)
 	}
 	m := &mounter{index: c.blobs, dst: dst.Repo}
 	var top interface {
@@ -86,13 +86,13 @@ func (c *Client) copy(ctx context.Context, src, dst Ref, digest string, o CopyOp
 			idx, err = subset(idx, digest, o.Platforms)
 		}
 		if err != nil {
-			return "", wrap("reading", src, err)
+			return "", c.wrap("reading", src, err)
 		}
 		top = &mountIndex{base: idx, m: m}
 	case desc.MediaType.IsImage():
 		img, err := desc.Image()
 		if err != nil {
-			return "", wrap("reading", src, err)
+			return "", c.wrap("reading", src, err)
 		}
 		top = &mountImage{Image: img, m: m}
 	default:
@@ -125,7 +125,7 @@ func (c *Client) copy(ctx context.Context, src, dst Ref, digest string, o CopyOp
 		}
 	}
 	if err != nil {
-		return "", wrap("writing", dst, err)
+		return "", c.wrap("writing", dst, err)
 	}
 	m.commit()
 	h, err := top.Digest()

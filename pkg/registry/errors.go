@@ -65,8 +65,9 @@ func (e *Error) Is(target error) bool { return target != nil && e.Kind == target
 
 func (e *Error) Unwrap() error { return e.Err }
 
-// wrap classifies err from a request about img.
-func wrap(op string, img Ref, err error) error {
+// wrap classifies err from a request about img, naming the Docker config
+// file the credentials came from.
+func (c *Client) wrap(op string, img Ref, err error) error {
 	if err == nil {
 		return nil
 	}
@@ -77,7 +78,7 @@ func wrap(op string, img Ref, err error) error {
 	if errors.As(err, &e) || errors.Is(err, context.Canceled) {
 		return err
 	}
-	out := &Error{Op: op, Image: img.String(), Registry: img.Repo.RegistryStr(), Err: err}
+	out := &Error{Op: op, Image: img.String(), Registry: img.Repo.RegistryStr(), Err: err, Config: c.config}
 	if errors.As(err, &terr) {
 		out.Kind = statusKind(terr)
 	}
@@ -104,16 +105,6 @@ func statusKind(terr *transport.Error) error {
 		}
 	}
 	return nil
-}
-
-// named names the Docker config file the credentials came from in an
-// error that says access was denied.
-func (c *Client) named(err error) error {
-	var e *Error
-	if c.config != "" && errors.As(err, &e) && e.Config == "" {
-		e.Config = c.config
-	}
-	return err
 }
 
 // dockerConfig names the file the default keychain reads, for messages.

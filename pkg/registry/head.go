@@ -21,13 +21,12 @@ func (c *Client) Head(ctx context.Context, image string) (*v1.Descriptor, error)
 	if err != nil {
 		return nil, err
 	}
-	desc, err := c.head(ctx, ref, ref.Pull())
-	return desc, c.named(err)
+	return c.head(ctx, ref, ref.Pull())
 }
 
 func (c *Client) head(ctx context.Context, img Ref, ref name.Reference) (*v1.Descriptor, error) {
 	desc, err := remote.Head(ref, c.options(remote.WithContext(ctx))...)
-	return desc, wrap("checking", img, err)
+	return desc, c.wrap("checking", img, err)
 }
 
 // Platform annotations of a platform subset: the index kmirror makes for
@@ -66,8 +65,7 @@ func (c *Client) Check(ctx context.Context, src, dst string, platforms []v1.Plat
 	if err != nil {
 		return State{}, err
 	}
-	st, err := c.check(ctx, s, d, platforms)
-	return st, c.named(err)
+	return c.check(ctx, s, d, platforms)
 }
 
 func (c *Client) parsePair(src, dst string, platforms []v1.Platform) (Ref, Ref, error) {
@@ -128,18 +126,18 @@ func (c *Client) headTarget(ctx context.Context, dst Ref) (string, error) {
 func (c *Client) isSubset(ctx context.Context, dst Ref, source string, platforms []v1.Platform) (bool, error) {
 	desc, err := remote.Get(dst.Push(), c.options(remote.WithContext(ctx))...)
 	if err != nil {
-		return false, wrap("reading", dst, err)
+		return false, c.wrap("reading", dst, err)
 	}
 	if !desc.MediaType.IsIndex() {
 		return false, nil
 	}
 	idx, err := desc.ImageIndex()
 	if err != nil {
-		return false, wrap("reading", dst, err)
+		return false, c.wrap("reading", dst, err)
 	}
 	m, err := idx.IndexManifest()
 	if err != nil {
-		return false, wrap("reading", dst, err)
+		return false, c.wrap("reading", dst, err)
 	}
 	return m.Annotations[AnnotationSource] == source && m.Annotations[AnnotationPlatforms] == platformList(platforms), nil
 }

@@ -68,14 +68,14 @@ func (p *Prober) Head(ctx context.Context, image string) (*v1.Descriptor, error)
 	}
 	pl, err := p.puller(ref.Repo)
 	if err != nil {
-		return nil, p.c.named(wrap("checking", ref, err))
+		return nil, p.c.wrap("checking", ref, err)
 	}
 	desc, err := pl.Head(ctx, ref.Pull())
-	err = wrap("checking", ref, err)
+	err = p.c.wrap("checking", ref, err)
 	if errors.Is(err, ErrDenied) {
 		p.forget(ref.Repo.Name(), pl)
 	}
-	return desc, p.c.named(err)
+	return desc, err
 }
 
 // puller returns the Puller of repo, made anew when there is none or it is

@@ -21,7 +21,7 @@ func (c *Client) Push(ctx context.Context, dst string, idx v1.ImageIndex) (strin
 		return "", fmt.Errorf("pushing to %s: give a tag, not a digest", dst)
 	}
 	if err := remote.WriteIndex(ref.Push(), idx, c.options(remote.WithContext(ctx))...); err != nil {
-		return "", wrap("writing", ref, err)
+		return "", c.wrap("writing", ref, err)
 	}
 	h, err := idx.Digest()
 	return h.String(), err
