@@ -91,6 +91,15 @@ func (w *CertWatcher) reload() (bool, error) {
 
 // Watch reloads the files every interval until ctx is done.
 func (w *CertWatcher) Watch(ctx context.Context, interval time.Duration) {
+	poll(ctx, interval, func() {
+		if _, err := w.Reload(); err != nil {
+			w.log.Warn("keeping the current TLS certificate", "error", err.Error())
+		}
+	})
+}
+
+// poll calls reload every interval until ctx is done.
+func poll(ctx context.Context, interval time.Duration, reload func()) {
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {
@@ -98,9 +107,7 @@ func (w *CertWatcher) Watch(ctx context.Context, interval time.Duration) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			if _, err := w.Reload(); err != nil {
-				w.log.Warn("keeping the current TLS certificate", "error", err.Error())
-			}
+			reload()
 		}
 	}
 }

@@ -19,7 +19,7 @@ import (
 // cert-manager does, and checks that new handshakes get the new
 // certificate while a connection made before keeps working.
 func TestCertWatcherRotatesWithoutDroppingConnections(t *testing.T) {
-	ts := startServer(t, http.NotFoundHandler(), func(s *Server) { s.CertPoll = 10 * time.Millisecond })
+	ts := startServer(t, http.NotFoundHandler(), func(s *Server) { s.Poll = 10 * time.Millisecond })
 	addr := strings.TrimPrefix(ts.url, "https://")
 	// One idle connection, kept alive across the rotation.
 	ts.client.Transport.(*http.Transport).MaxIdleConnsPerHost = 1

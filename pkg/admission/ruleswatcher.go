@@ -90,14 +90,5 @@ func (w *RulesWatcher) reload() (changed, again bool, err error) {
 
 // Watch reloads the file every interval until ctx is done.
 func (w *RulesWatcher) Watch(ctx context.Context, interval time.Duration) {
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			_, _ = w.Reload()
-		}
-	}
+	poll(ctx, interval, func() { _, _ = w.Reload() })
 }

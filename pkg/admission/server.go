@@ -25,12 +25,10 @@ type Server struct {
 	Mutate http.Handler
 	// Certs serves the TLS certificate.
 	Certs *CertWatcher
-	// CertPoll is how often Certs rereads its files; 0 means 10s.
-	CertPoll time.Duration
-	// Rules, when set, rereads the rules file every RulesPoll; 0 means
-	// 10s.
-	Rules     *RulesWatcher
-	RulesPoll time.Duration
+	// Rules, when set, rereads the rules file.
+	Rules *RulesWatcher
+	// Poll is how often Certs and Rules reread their files; 0 means 10s.
+	Poll time.Duration
 	// Metrics, when set, are served on the metrics listener.
 	Metrics *Metrics
 	// Log gets the server's own events; nil logs nothing.
@@ -76,17 +74,13 @@ func (s *Server) Serve(ctx context.Context, ln, metricsLn net.Listener) error {
 	}
 	watchCtx, stopWatch := context.WithCancel(context.Background())
 	defer stopWatch()
-	poll := s.CertPoll
-	if poll == 0 {
-		poll = 10 * time.Second
+	interval := s.Poll
+	if interval == 0 {
+		interval = 10 * time.Second
 	}
-	go s.Certs.Watch(watchCtx, poll)
+	go s.Certs.Watch(watchCtx, interval)
 	if s.Rules != nil {
-		rulesPoll := s.RulesPoll
-		if rulesPoll == 0 {
-			rulesPoll = 10 * time.Second
-		}
-		go s.Rules.Watch(watchCtx, rulesPoll)
+		go s.Rules.Watch(watchCtx, interval)
 	}
 	log.Info("serving the webhook", "addr", ln.Addr().String())
 

@@ -100,10 +100,9 @@ type Options struct {
 // Checker answers whether images exist, from its cache or with a HEAD
 // request. It is safe for concurrent use.
 type Checker struct {
-	h       Header
-	o       Options
-	now     func() time.Time
-	metrics *Metrics
+	h   Header
+	o   Options
+	now func() time.Time
 	// requests holds a token per request in flight.
 	requests chan struct{}
 
@@ -136,7 +135,7 @@ func New(h Header, o Options) *Checker {
 	if o.MaxPending <= 0 {
 		o.MaxPending = DefaultMaxPending
 	}
-	c := &Checker{h: h, o: o, now: time.Now, metrics: o.Metrics, requests: make(chan struct{}, o.MaxRequests),
+	c := &Checker{h: h, o: o, now: time.Now, requests: make(chan struct{}, o.MaxRequests),
 		cache: newCache(o.MaxEntries, o.MaxBytes), flights: map[string]*flight{}}
 	o.Metrics.watch(c)
 	return c
@@ -183,7 +182,7 @@ func (c *Checker) Check(images []string, out []Result) (wait func(context.Contex
 		go c.run(img, c.flights[img], now)
 	}
 	c.mu.Unlock()
-	c.metrics.lookedUp(hits, len(images)-hits)
+	c.o.Metrics.lookedUp(hits, len(images)-hits)
 	if len(waiting) == 0 {
 		return nil
 	}
@@ -219,7 +218,7 @@ func (c *Checker) run(img string, f *flight, started time.Time) {
 	case <-ctx.Done():
 		res = Result{State: Failed, Reason: fmt.Sprintf("%d requests to the mirror were in flight for %s", c.o.MaxRequests, c.o.Timeout)}
 	}
-	c.metrics.checked(res.State, time.Since(t))
+	c.o.Metrics.checked(res.State, time.Since(t))
 	c.mu.Lock()
 	delete(c.flights, img)
 	// An answer found while this check ran (a copy that completed) is
