@@ -51,15 +51,10 @@ func (f Function) Run(data []byte) (*Output, error) {
 	if err != nil {
 		return nil, err
 	}
-	fallback := f.Rules
-	if fallback == nil {
-		fallback = func() (*mirror.Engine, error) { return rules.Load("") }
-	}
 	out := &Output{}
-	fc := lookup(root, "functionConfig")
-	eng, runErr := engine(fc, fallback)
+	eng, results, runErr := f.config(root)
 	if runErr != nil {
-		out.Results = framework.Results{configResult(fc, runErr)}
+		out.Results = results
 	} else {
 		rw := &manifest.Rewriter{Engine: eng, File: "stdin"}
 		if _, err := rw.Filter(items); err != nil {
@@ -75,6 +70,22 @@ func (f Function) Run(data []byte) (*Output, error) {
 		return nil, err
 	}
 	return out, runErr
+}
+
+// config makes the engine of the functionConfig of the ResourceList root,
+// or of f.Rules when it has none. A functionConfig that does not make one
+// gives the error and the result that reports it.
+func (f Function) config(root *yaml.Node) (*mirror.Engine, framework.Results, error) {
+	fallback := f.Rules
+	if fallback == nil {
+		fallback = func() (*mirror.Engine, error) { return rules.Load("") }
+	}
+	fc := lookup(root, "functionConfig")
+	eng, err := engine(fc, fallback)
+	if err != nil {
+		return nil, framework.Results{configResult(fc, err)}, err
+	}
+	return eng, nil, nil
 }
 
 // itemNodes returns the items of the ResourceList root.

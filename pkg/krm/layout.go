@@ -242,7 +242,7 @@ const DetectLimit = 64 << 10
 // as head goes.
 func Detect(head []byte, complete bool) bool {
 	if complete || !bytes.Contains(head, []byte(Kind)) {
-		return bytes.Contains(head, []byte(Kind)) && IsResourceList(head)
+		return IsResourceList(head)
 	}
 	if t := bytes.TrimLeft(head, " \t\r\n"); len(t) > 0 && t[0] == '{' {
 		kind, version := jsonTop(t)

@@ -12,7 +12,6 @@ import (
 	"kmirror.dev/kmirror/pkg/fileset"
 	"kmirror.dev/kmirror/pkg/manifest"
 	"kmirror.dev/kmirror/pkg/mirror"
-	"kmirror.dev/kmirror/rules"
 )
 
 // Stream runs the function on the ResourceList src and writes the
@@ -56,15 +55,10 @@ func (f Function) stream(src *io.SectionReader, l *layout, out *fileset.Spool) (
 	if err != nil {
 		return nil, err
 	}
-	fallback := f.Rules
-	if fallback == nil {
-		fallback = func() (*mirror.Engine, error) { return rules.Load("") }
-	}
 	o := &Output{}
-	fc := lookup(root, "functionConfig")
-	eng, cfgErr := engine(fc, fallback)
+	eng, results, cfgErr := f.config(root)
 	if cfgErr != nil {
-		o.Results = framework.Results{configResult(fc, cfgErr)}
+		o.Results = results
 		if _, err := io.Copy(out, io.NewSectionReader(src, 0, src.Size())); err != nil {
 			return nil, err
 		}
