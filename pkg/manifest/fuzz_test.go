@@ -96,13 +96,13 @@ func FuzzRewrite(f *testing.F) {
 func documents(t *testing.T, data []byte) string {
 	t.Helper()
 	var out bytes.Buffer
-	err := splitDocuments(bytes.NewReader(data), func(c chunk) error {
-		if at, ok := jsonStart(c.data); ok {
-			if err := jsonnode.ParseValues(c.data[at:], func(n *yaml.Node) error { return render(&out, n) }); err == nil {
+	err := splitDocuments(bytes.NewReader(data), func(c Chunk) error {
+		if at, ok := jsonStart(c.Data); ok {
+			if err := jsonnode.ParseValues(c.Data[at:], func(n *yaml.Node) error { return render(&out, n) }); err == nil {
 				return nil
 			}
 		}
-		dec := yaml.NewDecoder(bytes.NewReader(c.data))
+		dec := yaml.NewDecoder(bytes.NewReader(c.Data))
 		for {
 			var doc yaml.Node
 			if err := dec.Decode(&doc); err == io.EOF {

@@ -231,11 +231,28 @@ spec:
 	}
 }
 
+// TestDeclaredFieldsApart holds two walks that declare fields of the same
+// built-in kind to their own fields: neither writes into the built-in
+// fields they share.
+func TestDeclaredFieldsApart(t *testing.T) {
+	a := builtinWalk.with([]mirror.ImageField{{Kind: "Workflow", Path: "spec.a"}})
+	b := builtinWalk.with([]mirror.ImageField{{Kind: "Workflow", Path: "spec.b"}})
+	doc := "apiVersion: argoproj.io/v1alpha1\nkind: Workflow\nspec: {a: x, b: y}"
+	for _, tc := range []struct {
+		wk   *Walk
+		want []string
+	}{{a, []string{"spec.a=x"}}, {b, []string{"spec.b=y"}}, {builtinWalk, nil}} {
+		if diff := cmp.Diff(tc.want, fieldPaths(t, tc.wk, doc)); diff != "" {
+			t.Errorf("fields (-want +got):\n%s", diff)
+		}
+	}
+}
+
 // TestDeclaredFields covers fields that rules declare: matched by group
 // and kind, read besides the built-in ones, and found once when a built-in
 // field is declared again.
 func TestDeclaredFields(t *testing.T) {
-	wk := newWalk([]mirror.ImageField{
+	wk := builtinWalk.with([]mirror.ImageField{
 		{Group: "example.com", Kind: "Stage", Path: "spec.stages[].runner.image"},
 		{Kind: "Bundle", Path: "spec.images[]"},
 		{Group: "example.com", Path: "spec.*.sidecarImage"},

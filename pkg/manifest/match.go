@@ -1,6 +1,7 @@
 package manifest
 
 import (
+	"slices"
 	"strings"
 
 	"sigs.k8s.io/kustomize/kyaml/yaml"
@@ -29,40 +30,50 @@ type spec struct {
 }
 
 // builtinWalk reads the built-in fields only.
-var builtinWalk = newWalk(nil)
+var builtinWalk = func() *Walk {
+	wk := &Walk{byKind: map[string][]*spec{}}
+	for _, f := range BuiltinFields() {
+		wk.add(f)
+	}
+	return wk
+}()
 
 // WalkOf returns the walk for the rules of eng: the built-in fields, and
-// the fields its rules declare.
+// the fields its rules declare, whose paths mirror.New has checked.
 func WalkOf(eng *mirror.Engine) *Walk {
 	declared := eng.Rules().ImageFields
 	if len(declared) == 0 {
 		return builtinWalk
 	}
-	return newWalk(declared)
+	return builtinWalk.with(declared)
 }
 
-// newWalk compiles the built-in fields and those declared, whose paths
-// mirror.New has checked.
-func newWalk(declared []mirror.ImageField) *Walk {
-	wk := &Walk{byKind: map[string][]*spec{}}
-	addSpec := func(f FieldSpec) {
-		s := &spec{group: f.Group, kind: f.Kind, path: fieldpath.MustParse(f.Path), prefix: f.Prefix, policy: f.Policy}
-		if s.policy == "" {
-			s.policy = "imagePullPolicy"
-		}
-		if s.kind == "" {
-			wk.anyKind = append(wk.anyKind, s)
-			return
-		}
-		wk.byKind[s.kind] = append(wk.byKind[s.kind], s)
-	}
-	for _, f := range BuiltinFields() {
-		addSpec(f)
+// with returns a walk of the fields of wk and those declared, compiling
+// only the declared ones.
+func (wk *Walk) with(declared []mirror.ImageField) *Walk {
+	// Clipped, the lists of wk are copied, not written into, when a
+	// declared field is appended.
+	out := &Walk{byKind: make(map[string][]*spec, len(wk.byKind)), anyKind: slices.Clip(wk.anyKind)}
+	for kind, specs := range wk.byKind {
+		out.byKind[kind] = slices.Clip(specs)
 	}
 	for _, f := range declared {
-		addSpec(FieldSpec{ImageField: f})
+		out.add(FieldSpec{ImageField: f})
 	}
-	return wk
+	return out
+}
+
+// add compiles the field f into the walk.
+func (wk *Walk) add(f FieldSpec) {
+	s := &spec{group: f.Group, kind: f.Kind, path: fieldpath.MustParse(f.Path), prefix: f.Prefix, policy: f.Policy}
+	if s.policy == "" {
+		s.policy = "imagePullPolicy"
+	}
+	if s.kind == "" {
+		wk.anyKind = append(wk.anyKind, s)
+		return
+	}
+	wk.byKind[s.kind] = append(wk.byKind[s.kind], s)
 }
 
 // specsFor returns the fields of objects of apiVersion and kind.

@@ -182,12 +182,7 @@ func lookup(n *yaml.Node, key string) *yaml.Node {
 		return nil
 	}
 	ps, _ := pairs(n)
-	for _, p := range ps {
-		if p.key.Value == key {
-			return p.value
-		}
-	}
-	return nil
+	return value(ps, key)
 }
 
 // scalar returns the value of the scalar n, or "".

@@ -72,12 +72,12 @@ type decider struct {
 // Document numbers in it count from 1; the caller adds the documents of the
 // runs before. In a list, c holds entries of a block sequence, each an
 // object of its own.
-func decidePart(file string, c chunk, list bool, dc decider) (*Part, error) {
-	p := &Part{Data: c.data, Offset: c.offset, Line: c.line, list: list}
-	if !utf8.Valid(c.data) {
+func decidePart(file string, c Chunk, list bool, dc decider) (*Part, error) {
+	p := &Part{Data: c.Data, Offset: c.Offset, Line: c.Line, list: list}
+	if !utf8.Valid(c.Data) {
 		return nil, p.invalidUTF8(file)
 	}
-	if at, ok := jsonStart(c.data); ok && !list {
+	if at, ok := jsonStart(c.Data); ok && !list {
 		err := p.decideJSON(file, at, dc)
 		if err == nil {
 			return p, nil
@@ -91,10 +91,10 @@ func decidePart(file string, c chunk, list bool, dc decider) (*Part, error) {
 		p.Documents, p.Changed, p.Images, p.Warnings, p.Edits = 0, 0, nil, nil, nil
 		if yerr := p.decideYAML(file, dc); yerr == nil {
 			return p, nil
-		} else if !looksLikeJSON(c.data[at:]) {
+		} else if !looksLikeJSON(c.Data[at:]) {
 			return nil, yerr
 		}
-		line := c.line + countBreaks(c.data[:at]) + se.Line - 1
+		line := c.Line + countBreaks(c.Data[:at]) + se.Line - 1
 		return nil, &SyntaxError{File: file, Document: 1, Line: line, Err: fmt.Errorf("not valid JSON: %s", se.Msg)}
 	}
 	if err := p.decideYAML(file, dc); err != nil {
@@ -209,7 +209,7 @@ func (p *Part) decideDocument(file string, root *yaml.Node, base int, loc *locat
 				return fail(n.Line, err)
 			} else {
 				edited[n] = true
-				p.Edits = append(p.Edits, Edit{e.start, e.end, e.text})
+				p.Edits = append(p.Edits, e)
 				changed = true
 			}
 		}

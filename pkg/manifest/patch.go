@@ -11,12 +11,6 @@ import (
 	"sigs.k8s.io/kustomize/kyaml/yaml"
 )
 
-// edit replaces data[start:end] of a stream with text.
-type edit struct {
-	start, end int
-	text       string
-}
-
 // locator turns the line and column of a node into a byte offset in the
 // text the node was parsed from, counting lines and columns exactly as the
 // parser did. yaml.v3 ends a line at "\r\n", "\r", "\n", U+0085, U+2028
@@ -141,10 +135,10 @@ func (e cannotEdit) Error() string { return string(e) }
 // cannotEdit error is a scalar written in a form the edit does not handle;
 // any other error would have edited the wrong bytes, and the caller must
 // refuse the stream.
-func (l *locator) locate(n *yaml.Node, value string) (edit, error) {
+func (l *locator) locate(n *yaml.Node, value string) (Edit, error) {
 	pos, ok := l.offset(n.Line, n.Column)
 	if !ok {
-		return edit{}, fmt.Errorf("line %d, column %d of the image is not in the document", n.Line, n.Column)
+		return Edit{}, fmt.Errorf("line %d, column %d of the image is not in the document", n.Line, n.Column)
 	}
 	data := l.data
 	// A node's position may be that of its anchor or tag.
@@ -157,20 +151,20 @@ func (l *locator) locate(n *yaml.Node, value string) (edit, error) {
 		}
 	}
 	rest := data[pos:]
-	var e edit
+	var e Edit
 	switch n.Style &^ (yaml.TaggedStyle | yaml.FlowStyle) {
 	case yaml.DoubleQuotedStyle:
 		end := quotedEnd(rest, '"')
 		if end < 0 {
-			return edit{}, misplaced(n, rest)
+			return Edit{}, misplaced(n, rest)
 		}
-		e = edit{pos, pos + end, strconv.Quote(value)}
+		e = Edit{pos, pos + end, strconv.Quote(value)}
 	case yaml.SingleQuotedStyle:
 		end := quotedEnd(rest, '\'')
 		if end < 0 {
-			return edit{}, misplaced(n, rest)
+			return Edit{}, misplaced(n, rest)
 		}
-		e = edit{pos, pos + end, "'" + value + "'"}
+		e = Edit{pos, pos + end, "'" + value + "'"}
 	case 0:
 		end := len(n.Value)
 		if !bytes.HasPrefix(rest, []byte(n.Value)) || !plainEnds(rest[end:]) {
@@ -182,18 +176,18 @@ func (l *locator) locate(n *yaml.Node, value string) (edit, error) {
 				}
 			}
 			if first = bytes.TrimRight(first, " \t"); len(first) > 0 && strings.HasPrefix(n.Value, string(first)) {
-				return edit{}, cannotEdit("the image is a plain scalar over several lines; write it on one line")
+				return Edit{}, cannotEdit("the image is a plain scalar over several lines; write it on one line")
 			}
-			return edit{}, misplaced(n, rest)
+			return Edit{}, misplaced(n, rest)
 		}
-		e = edit{pos, pos + end, plain(value)}
+		e = Edit{pos, pos + end, plain(value)}
 	default:
-		return edit{}, cannotEdit(fmt.Sprintf("the image is written in scalar style %d", n.Style))
+		return Edit{}, cannotEdit(fmt.Sprintf("the image is written in scalar style %d", n.Style))
 	}
-	if err := l.check(n, data[e.start:e.end]); err != nil {
-		return edit{}, err
+	if err := l.check(n, data[e.Start:e.End]); err != nil {
+		return Edit{}, err
 	}
-	e.start, e.end = e.start+l.base, e.end+l.base
+	e.Start, e.End = e.Start+l.base, e.End+l.base
 	return e, nil
 }
 

@@ -168,14 +168,14 @@ func TestRewriteSyntaxErrors(t *testing.T) {
 
 // split collects the chunks of in, copying each, since splitDocuments
 // reuses its buffer.
-func split(t *testing.T, in string) []chunk {
+func split(t *testing.T, in string) []Chunk {
 	t.Helper()
-	var out []chunk
-	err := splitDocuments(strings.NewReader(in), func(c chunk) error {
-		if in[c.offset:c.offset+int64(len(c.data))] != string(c.data) {
-			t.Errorf("chunk at %d does not match the stream", c.offset)
+	var out []Chunk
+	err := splitDocuments(strings.NewReader(in), func(c Chunk) error {
+		if in[c.Offset:c.Offset+int64(len(c.Data))] != string(c.Data) {
+			t.Errorf("chunk at %d does not match the stream", c.Offset)
 		}
-		c.data = bytes.Clone(c.data)
+		c.Data = bytes.Clone(c.Data)
 		out = append(out, c)
 		return nil
 	})
@@ -208,8 +208,8 @@ func TestSplitDocuments(t *testing.T) {
 			var got []string
 			var lines []int
 			for _, c := range split(t, tc.in) {
-				got = append(got, string(c.data))
-				lines = append(lines, c.line)
+				got = append(got, string(c.Data))
+				lines = append(lines, c.Line)
 			}
 			if diff := cmp.Diff(tc.want, got); diff != "" {
 				t.Errorf("chunks (-want +got):\n%s", diff)

@@ -5,16 +5,6 @@ import (
 	"io"
 )
 
-// chunk is a run of a stream that holds one document: it starts at a "---"
-// line, or at the start of the stream.
-type chunk struct {
-	data []byte
-	// offset is where data starts in the stream; line is its first line
-	// there, counting from 1, as YAML counts lines (see countBreaks).
-	offset int64
-	line   int
-}
-
 // splitDocuments reads a stream and calls fn with each of its documents,
 // cut at the document start markers without parsing, so that each can be
 // decoded on its own and memory holds one document at a time. A chunk's data
@@ -25,7 +15,7 @@ type chunk struct {
 // top-level block scalar, which Kubernetes objects never are. Markers and
 // comments with no document between them join the next document, and so do
 // directives, so that "%YAML 1.1" reaches the parser with its document.
-func splitDocuments(r io.Reader, fn func(chunk) error) error {
+func splitDocuments(r io.Reader, fn func(Chunk) error) error {
 	br := bufio.NewReaderSize(r, 64<<10)
 	var buf []byte // the current chunk
 	var start int64
@@ -57,7 +47,7 @@ func splitDocuments(r io.Reader, fn func(chunk) error) error {
 				// Read before the copy below moves text's bytes.
 				rest := isContent(text[3:])
 				if content {
-					if ferr := fn(chunk{buf[:cut], start, startLine}); ferr != nil {
+					if ferr := fn(Chunk{buf[:cut], start, startLine}); ferr != nil {
 						return ferr
 					}
 					buf = buf[:copy(buf, buf[cut:])]
@@ -80,7 +70,7 @@ func splitDocuments(r io.Reader, fn func(chunk) error) error {
 	if len(buf) == 0 {
 		return nil
 	}
-	return fn(chunk{buf, start, startLine})
+	return fn(Chunk{buf, start, startLine})
 }
 
 func isMarker(line []byte) bool {

@@ -73,12 +73,13 @@ func Scan(file string, r io.Reader, eng *mirror.Engine, fn func(*Part) error) (S
 	if err := checkEncoding(file, br); err != nil {
 		return Summary{}, err
 	}
-	split := func(yield func(chunk) error) error { return splitDocuments(br, yield) }
+	split := func(yield func(Chunk) error) error { return splitDocuments(br, yield) }
 	return scan(file, split, false, eng, fn)
 }
 
 // Chunk is a run of a stream: its bytes, where they start in the stream,
-// and the line they start on there, counting from 1.
+// and the line they start on there, counting from 1 as YAML counts lines
+// (see countBreaks).
 type Chunk struct {
 	Data   []byte
 	Offset int64
@@ -91,14 +92,11 @@ type Chunk struct {
 // the memory of each once yield returns. Each entry counts as a document,
 // and the paths of its fields start at the entry.
 func ScanList(file string, items func(yield func(Chunk) error) error, eng *mirror.Engine, fn func(*Part) error) (Summary, error) {
-	split := func(yield func(chunk) error) error {
-		return items(func(c Chunk) error { return yield(chunk{c.Data, c.Offset, c.Line}) })
-	}
-	return scan(file, split, true, eng, fn)
+	return scan(file, items, true, eng, fn)
 }
 
 // scan decides the chunks that split yields, in list mode or not.
-func scan(file string, split func(func(chunk) error) error, list bool, eng *mirror.Engine, fn func(*Part) error) (Summary, error) {
+func scan(file string, split func(func(Chunk) error) error, list bool, eng *mirror.Engine, fn func(*Part) error) (Summary, error) {
 	var sum Summary
 	walk := WalkOf(eng)
 	workers := runtime.GOMAXPROCS(0)
@@ -134,7 +132,7 @@ func scan(file string, split func(func(chunk) error) error, list bool, eng *mirr
 
 // batch is a run of parts decided together.
 type batch struct {
-	chunks []chunk
+	chunks []Chunk
 	parts  []*Part
 	err    error
 	done   chan struct{}
@@ -155,7 +153,7 @@ func (b *batch) decide(file string, list bool, dc decider) {
 // batches splits the stream into batches of parts and hands each to a
 // worker, and to order, until the stream ends or quit is closed. It closes
 // order.
-func batches(split func(func(chunk) error) error, order, work chan<- *batch, quit <-chan struct{}) error {
+func batches(split func(func(Chunk) error) error, order, work chan<- *batch, quit <-chan struct{}) error {
 	defer close(order)
 	var next *batch
 	size := 0
@@ -177,14 +175,14 @@ func batches(split func(func(chunk) error) error, order, work chan<- *batch, qui
 		}
 		return nil
 	}
-	err := split(func(c chunk) error {
+	err := split(func(c Chunk) error {
 		if next == nil {
 			next = &batch{done: make(chan struct{})}
 		}
 		// The splitter reuses its buffer.
-		c.data = append([]byte(nil), c.data...)
+		c.Data = append([]byte(nil), c.Data...)
 		next.chunks = append(next.chunks, c)
-		if size += len(c.data); size >= partBytes {
+		if size += len(c.Data); size >= partBytes {
 			return send()
 		}
 		return nil
