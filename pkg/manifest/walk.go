@@ -272,8 +272,8 @@ func (w *walker) object(n *yaml.Node, path Path, on way, outer *Object) {
 		return
 	}
 	ps := w.pairs(n)
-	kind := scalar(lookup(n, "kind"))
-	if items := deref(lookup(n, "items")); strings.HasSuffix(kind, "List") && items != nil && items.Kind == yaml.SequenceNode {
+	kind := scalar(value(ps, "kind"))
+	if items := deref(value(ps, "items")); strings.HasSuffix(kind, "List") && items != nil && items.Kind == yaml.SequenceNode {
 		for i, item := range items.Content {
 			w.object(item, path.with("items").at(i), on, outer)
 		}
@@ -284,10 +284,10 @@ func (w *walker) object(n *yaml.Node, path Path, on way, outer *Object) {
 	}
 	obj := outer
 	if obj == nil {
-		meta := lookup(n, "metadata")
+		meta := value(ps, "metadata")
 		obj = &Object{Kind: kind, Namespace: scalar(lookup(meta, "namespace")), Name: scalar(lookup(meta, "name"))}
 	}
-	if specs := w.walk.specsFor(scalar(lookup(n, "apiVersion")), kind); len(specs) > 0 {
+	if specs := w.walk.specsFor(scalar(value(ps, "apiVersion")), kind); len(specs) > 0 {
 		if w.seen == nil {
 			w.seen = map[string]bool{}
 		}
