@@ -1,6 +1,7 @@
 package manifest
 
 import (
+	"errors"
 	"fmt"
 	"slices"
 
@@ -57,6 +58,22 @@ type decided struct {
 	// Warning says why the image is left as it was, if there is a reason
 	// to tell.
 	Warning string
+}
+
+// decideObject finds the image fields of the document root with wk and
+// decides them with decideFields. With an error it returns the line of
+// root at fault: a duplicate key's second one, or root's own.
+func decideObject(root *yaml.Node, wk *Walk, decide func(string) mirror.Decision) ([]decided, int, error) {
+	fields, err := wk.Images(root)
+	if err != nil {
+		var dup *DuplicateKeyError
+		if errors.As(err, &dup) {
+			return nil, dup.Second, err
+		}
+		return nil, root.Line, err
+	}
+	decisions, err := decideFields(root, fields, decide)
+	return decisions, root.Line, err
 }
 
 // decideFields decides every image field of one document, whose root is

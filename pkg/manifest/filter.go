@@ -1,8 +1,6 @@
 package manifest
 
 import (
-	"errors"
-
 	"sigs.k8s.io/kustomize/kyaml/kio"
 	"sigs.k8s.io/kustomize/kyaml/yaml"
 
@@ -51,20 +49,9 @@ func (r *Rewriter) rewriteObject(doc int, root *yaml.Node, wk *Walk) error {
 	if root == nil {
 		return nil
 	}
-	fail := func(line int, err error) error {
+	decisions, line, err := decideObject(root, wk, r.Engine.Decide)
+	if err != nil {
 		return &SyntaxError{File: r.File, Document: doc, Line: line, Err: err}
-	}
-	fields, err := wk.Images(root)
-	if err != nil {
-		var dup *DuplicateKeyError
-		if errors.As(err, &dup) {
-			return fail(dup.Second, err)
-		}
-		return fail(root.Line, err)
-	}
-	decisions, err := decideFields(root, fields, r.Engine.Decide)
-	if err != nil {
-		return fail(root.Line, err)
 	}
 	for _, d := range decisions {
 		loc := Location{File: r.File, Document: doc, Line: d.Site.Line, Object: d.Object, Path: d.Path.String()}

@@ -181,18 +181,14 @@ func (p *Part) decideDocument(file string, root *yaml.Node, base int, loc *locat
 	fail := func(line int, err error) error {
 		return &SyntaxError{File: file, Document: p.Documents, Line: base + line - 1, Err: err}
 	}
-	fields, err := dc.walk.Images(root)
-	var dup *DuplicateKeyError
-	if errors.As(err, &dup) {
-		line := dup.Second
-		dup.First, dup.Second = base+dup.First-1, base+dup.Second-1
-		return fail(line, dup)
-	} else if err != nil {
-		return fail(root.Line, err)
-	}
-	decisions, err := decideFields(root, fields, dc.decide)
+	decisions, line, err := decideObject(root, dc.walk, dc.decide)
 	if err != nil {
-		return fail(root.Line, err)
+		// A duplicate key names its lines in the stream.
+		var dup *DuplicateKeyError
+		if errors.As(err, &dup) {
+			dup.First, dup.Second = base+dup.First-1, base+dup.Second-1
+		}
+		return fail(line, err)
 	}
 	changed := false
 	// A scalar shared by several fields is edited once, or left for all.
