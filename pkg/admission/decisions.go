@@ -30,19 +30,18 @@ type decisions struct {
 	eng *mirror.Engine
 	// walk finds the image fields the engine's rules name.
 	walk *manifest.Walk
-	// prefix is the rules' escape prefix. escaping says that there is
-	// one, so that the webhook reads and writes its escape annotation.
-	prefix   string
-	escaping bool
-	mu       sync.RWMutex
-	m        map[string]mirror.Decision
+	// prefix is the rules' escape prefix; when there is one, the webhook
+	// reads and writes its escape annotation.
+	prefix string
+	mu     sync.RWMutex
+	m      map[string]mirror.Decision
 	// bytes is what m holds, counted as remember does.
 	bytes int
 }
 
 func newDecisions(eng *mirror.Engine) *decisions {
 	prefix := eng.Rules().EscapePrefix
-	return &decisions{eng: eng, walk: manifest.WalkOf(eng), prefix: prefix, escaping: prefix != "", m: map[string]mirror.Decision{}}
+	return &decisions{eng: eng, walk: manifest.WalkOf(eng), prefix: prefix, m: map[string]mirror.Decision{}}
 }
 
 // maxImageBytes is longer than any image that can be pulled: a host name

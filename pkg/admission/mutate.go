@@ -166,22 +166,21 @@ func Mutate(eng *mirror.Engine, object, old []byte) (*Mutation, error) {
 		}
 	}
 	c := newDecisions(eng)
-	m, err := mutate(c.decide, c.walk, c.escaping, root, oldRoot)
+	m, err := mutate(c, root, oldRoot)
 	if m != nil {
 		m.listWarnings()
 	}
 	return m, err
 }
 
-// mutate decides every image of the object root with decide, the decide
-// of a decisions; old is the object before an UPDATE, or nil. escaping
-// says that the rules escape images: when they do not, the escape
-// annotation is neither read nor written. The warnings are trimmed, but
-// not yet listed (see listWarnings).
-func mutate(decide func(string) mirror.Decision, wk *manifest.Walk, escaping bool, root, old *yaml.Node) (*Mutation, error) {
+// mutate decides every image of the object root with c; old is the object
+// before an UPDATE, or nil. When the rules do not escape images, the
+// escape annotation is neither read nor written. The warnings are
+// trimmed, but not yet listed (see listWarnings).
+func mutate(c *decisions, root, old *yaml.Node) (*Mutation, error) {
 	var before map[containerKey]string
 	if old != nil {
-		fields, err := imageFields(wk, old, "old object")
+		fields, err := imageFields(c.walk, old, "old object")
 		if err != nil && errors.Is(err, ErrTooLarge) {
 			return nil, err
 		}
@@ -192,7 +191,7 @@ func mutate(decide func(string) mirror.Decision, wk *manifest.Walk, escaping boo
 			before[keyOf(f)] = f.Value()
 		}
 	}
-	fields, err := imageFields(wk, root, "object")
+	fields, err := imageFields(c.walk, root, "object")
 	if errors.Is(err, ErrTooLarge) {
 		return nil, err
 	}
@@ -208,7 +207,7 @@ func mutate(decide func(string) mirror.Decision, wk *manifest.Walk, escaping boo
 		}
 		return m, nil
 	}
-	mem := newMemory(root, escaping)
+	mem := newMemory(root, c.prefix != "")
 	ptrs := &pointers{root: root}
 	for _, f := range fields {
 		img := f.Value()
@@ -221,7 +220,7 @@ func mutate(decide func(string) mirror.Decision, wk *manifest.Walk, escaping boo
 		case f.NotString == nil && mem.recorded(f, img):
 			kept = EscapedBefore
 		default:
-			d = f.Decide(decide)
+			d = f.Decide(c.decide)
 		}
 		if d.Action == mirror.Invalid {
 			m.Warnings = append(m.Warnings, clipMessage(fmt.Sprintf("kmirror: %s: %v; left unchanged", f.Path, d.Err)))

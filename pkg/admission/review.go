@@ -185,7 +185,7 @@ func respond(c *decisions, r *review) (*admissionv1.AdmissionResponse, *Mutation
 	if req.Operation == admissionv1.Update {
 		old = r.oldObject
 	}
-	mut, err := mutate(c.decide, c.walk, c.escaping, r.object, old)
+	mut, err := mutate(c, r.object, old)
 	if err != nil {
 		return nil, nil, err
 	}
