@@ -203,19 +203,6 @@ func pathLen(p manifest.Path) int {
 	return n
 }
 
-// valuesBound bounds the JSON values of body from above, as the parser
-// does to allocate its nodes at once: a key and a value for each colon, a
-// value for each comma and each container.
-func valuesBound(body []byte) int64 {
-	n := 1
-	for _, sep := range valueSeparators {
-		n += bytes.Count(body, sep)
-	}
-	return int64(n)
-}
-
-var valueSeparators = [][]byte{[]byte(":"), []byte(","), []byte("{"), []byte("[")}
-
 // imagesBound bounds the keys named image of body from above: each is
 // written "image", or with an escape.
 func imagesBound(body []byte) int64 {

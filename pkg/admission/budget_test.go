@@ -61,7 +61,7 @@ func costOf(body []byte) int64 {
 	if _, err := (&jsonnode.Arena{MaxNodes: MaxValues, MaxDepth: MaxDepth}).Parse(body); err != nil {
 		return worstCost(int64(len(body)))
 	}
-	return reviewCost(int64(len(body)), valuesBound(body), imagesBound(body))
+	return reviewCost(int64(len(body)), int64(jsonnode.ValuesBound(body)), imagesBound(body))
 }
 
 // TestBudgetLetsWhatFitsGoAhead: a review that fits goes ahead of a larger
@@ -115,7 +115,7 @@ func TestBoundsFromBytes(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got, want := valuesBound([]byte(doc)), nodes(root); got < want {
+		if got, want := int64(jsonnode.ValuesBound([]byte(doc))), nodes(root); got < want {
 			t.Errorf("%s: valuesBound %d, under the %d values", doc, got, want)
 		}
 		if got, want := imagesBound([]byte(doc)), imageKeys(root); got < want {

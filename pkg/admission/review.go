@@ -62,7 +62,7 @@ func decodeReview(a *jsonnode.Arena, body []byte) (*review, error) {
 	case err != nil:
 		return nil, &RequestError{fmt.Errorf("malformed JSON: %w", err)}
 	}
-	r := &review{size: len(body), values: valuesBound(body), images: imagesBound(body)}
+	r := &review{size: len(body), values: int64(jsonnode.ValuesBound(body)), images: imagesBound(body)}
 	d := &fieldReader{}
 	r.apiVersion = d.str(root, "apiVersion")
 	kind := d.str(root, "kind")

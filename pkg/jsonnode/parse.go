@@ -1,6 +1,7 @@
 package jsonnode
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"strings"
@@ -63,7 +64,9 @@ func (a *Arena) Parse(data []byte) (*yaml.Node, error) {
 	if a.MaxDepth > 0 {
 		p.maxDepth = min(a.MaxDepth, maxDepth)
 	}
-	est := estimateNodes(p.data)
+	// Allocating the nodes at once saves the garbage collector most of its
+	// work; the bound is a little high.
+	est := min(ValuesBound(data), 1<<16)
 	if a.MaxNodes > 0 {
 		est = min(est, a.MaxNodes)
 	}
@@ -161,12 +164,18 @@ func (p *jsonParser) errEnd() error {
 	return p.errorf(msgEnd)
 }
 
-// estimateNodes guesses, a little high, how many nodes data makes: a key
-// and a value for each colon, a value for each comma and each container.
-// Allocating them at once saves the garbage collector most of its work.
-func estimateNodes(data string) int {
-	return min(1+strings.Count(data, ":")+strings.Count(data, ",")+strings.Count(data, "{")+strings.Count(data, "["), 1<<16)
+// ValuesBound bounds from above the JSON values of data, and so the nodes
+// Parse makes of it: a key and a value for each colon, a value for each
+// comma and each container.
+func ValuesBound(data []byte) int {
+	n := 1
+	for _, sep := range valueSeparators {
+		n += bytes.Count(data, sep)
+	}
+	return n
 }
+
+var valueSeparators = [][]byte{[]byte(":"), []byte(","), []byte("{"), []byte("[")}
 
 func (p *jsonParser) node(kind yaml.Kind, tag string, style yaml.Style) *yaml.Node {
 	if len(p.slab) == 0 {
