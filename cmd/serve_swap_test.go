@@ -2,13 +2,11 @@ package cmd
 
 import (
 	"context"
-	"crypto/tls"
 	"encoding/json"
 	"io"
 	"log"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -44,34 +42,15 @@ func TestServeSwapExistsCopiesMissing(t *testing.T) {
 	}
 	digest, _ := idx.Digest()
 
-	dir, roots := writeServingCert(t)
-	rules := filepath.Join(dir, "rules.yaml")
-	write(t, dir, "rules.yaml", "apiVersion: kmirror.dev/v1alpha1\nkind: MirrorRules\nmetadata: {name: test}\nspec:\n  mirrors:\n  - {from: "+host+"/src/, to: "+host+"/mirror/}\n")
-	logs := &lockedBuffer{}
-	root := NewRoot()
-	root.SetArgs([]string{"serve", "--addr", "127.0.0.1:0", "--metrics-addr", "127.0.0.1:0",
-		"--tls-cert-file", filepath.Join(dir, "tls.crt"), "--tls-key-file", filepath.Join(dir, "tls.key"),
-		"--rules", rules, "--swap-policy", "exists", "--copy-missing", "--plain-http", host, "--missing-ttl", "1h"})
-	root.SetErr(logs)
-	root.SetOut(io.Discard)
+	rules := write(t, t.TempDir(), "rules.yaml", "apiVersion: kmirror.dev/v1alpha1\nkind: MirrorRules\nmetadata: {name: test}\nspec:\n  mirrors:\n  - {from: "+host+"/src/, to: "+host+"/mirror/}\n")
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	done := make(chan error, 1)
-	go func() { done <- root.ExecuteContext(ctx) }()
-	var addr, metricsAddr string
-	for deadline := time.Now().Add(30 * time.Second); addr == "" || metricsAddr == ""; time.Sleep(10 * time.Millisecond) {
-		addr, metricsAddr = logs.logged("serving the webhook"), logs.logged("serving metrics")
-		if time.Now().After(deadline) {
-			t.Fatalf("kmirror serve did not start:\n%s", logs)
-		}
-	}
-	client := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: roots}}}
-	defer client.CloseIdleConnections()
+	s := startServe(t, ctx, "--rules", rules, "--swap-policy", "exists", "--copy-missing", "--plain-http", host, "--missing-ttl", "1h")
 	review := func() (patch string, warnings []string) {
 		t.Helper()
 		body := `{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":"u1","operation":"CREATE",
 			"object":{"kind":"Pod","metadata":{"name":"test"},"spec":{"containers":[{"name":"test","image":"` + host + `/src/app:1"}]}}}}`
-		resp, err := client.Post("https://"+addr+"/mutate", "application/json", strings.NewReader(body))
+		resp, err := s.client.Post("https://"+s.addr+"/mutate", "application/json", strings.NewReader(body))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -98,7 +77,7 @@ func TestServeSwapExistsCopiesMissing(t *testing.T) {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("the copy did not turn the mirror present: warnings %q\n%s", warnings, logs)
+			t.Fatalf("the copy did not turn the mirror present: warnings %q\n%s", warnings, s.logs)
 		}
 	}
 	if want := `[{"op":"replace","path":"/spec/containers/0/image","value":"` + host + `/mirror/app:1"}]`; patch != want || warnings != nil {
@@ -108,7 +87,7 @@ func TestServeSwapExistsCopiesMissing(t *testing.T) {
 	if desc, err := remote.Head(dst); err != nil || desc.Digest != digest {
 		t.Errorf("the mirror holds %v (%v), want %s", desc, err, digest)
 	}
-	resp, err := http.Get("http://" + metricsAddr + "/metrics")
+	resp, err := http.Get("http://" + s.metricsAddr + "/metrics")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -125,7 +104,7 @@ func TestServeSwapExistsCopiesMissing(t *testing.T) {
 		}
 	}
 	cancel()
-	if err := <-done; err != nil {
+	if err := <-s.done; err != nil {
 		t.Errorf("serve: %v", err)
 	}
 }

@@ -69,29 +69,12 @@ func writeServingCert(t *testing.T) (dir string, roots *x509.CertPool) {
 }
 
 func TestServeAnswersUntilCancelled(t *testing.T) {
-	dir, roots := writeServingCert(t)
-	logs := &lockedBuffer{}
-	root := NewRoot()
-	root.SetArgs([]string{"serve", "--addr", "127.0.0.1:0", "--metrics-addr", "127.0.0.1:0",
-		"--tls-cert-file", filepath.Join(dir, "tls.crt"), "--tls-key-file", filepath.Join(dir, "tls.key")})
-	root.SetErr(logs)
-	root.SetOut(io.Discard)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	done := make(chan error, 1)
-	go func() { done <- root.ExecuteContext(ctx) }()
-	var addr, metricsAddr string
-	for deadline := time.Now().Add(30 * time.Second); addr == "" || metricsAddr == ""; time.Sleep(10 * time.Millisecond) {
-		addr, metricsAddr = logs.logged("serving the webhook"), logs.logged("serving metrics")
-		if time.Now().After(deadline) {
-			t.Fatalf("kmirror serve did not start:\n%s", logs)
-		}
-	}
-	client := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: roots}}}
-	defer client.CloseIdleConnections()
+	s := startServe(t, ctx)
 	review := `{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":"u1","operation":"CREATE",
 		"object":{"kind":"Pod","metadata":{"name":"test"},"spec":{"containers":[{"name":"test","image":"k8s.gcr.io/coredns:1.3.1"}]}}}}`
-	resp, err := client.Post("https://"+addr+"/mutate", "application/json", strings.NewReader(review))
+	resp, err := s.client.Post("https://"+s.addr+"/mutate", "application/json", strings.NewReader(review))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -105,7 +88,7 @@ func TestServeAnswersUntilCancelled(t *testing.T) {
 	if string(answer.Response.Patch) != want {
 		t.Errorf("patch %s, want %s", answer.Response.Patch, want)
 	}
-	resp, err = http.Get("http://" + metricsAddr + "/metrics")
+	resp, err = http.Get("http://" + s.metricsAddr + "/metrics")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -115,11 +98,11 @@ func TestServeAnswersUntilCancelled(t *testing.T) {
 		t.Errorf("metrics:\n%s", metrics)
 	}
 	cancel()
-	if err := <-done; err != nil {
+	if err := <-s.done; err != nil {
 		t.Errorf("serve: %v", err)
 	}
-	if !strings.Contains(logs.String(), `"msg":"stopped"`) {
-		t.Errorf("no clean stop in the logs:\n%s", logs)
+	if !strings.Contains(s.logs.String(), `"msg":"stopped"`) {
+		t.Errorf("no clean stop in the logs:\n%s", s.logs)
 	}
 }
 
@@ -163,27 +146,39 @@ func TestServeFlagErrors(t *testing.T) {
 	}
 }
 
-// startServe runs kmirror serve in-process with ctx and returns the
-// address of its webhook, its logs, and the channel of its error.
-func startServe(t *testing.T, ctx context.Context) (string, *x509.CertPool, *lockedBuffer, chan error) {
+// served is a kmirror serve that a test started: where it listens, the
+// CA of its certificate and a client that trusts it, its logs, and the
+// channel of what it returns.
+type served struct {
+	addr, metricsAddr string
+	roots             *x509.CertPool
+	client            *http.Client
+	logs              *lockedBuffer
+	done              chan error
+}
+
+// startServe runs kmirror serve in-process with ctx, on 127.0.0.1 with a
+// certificate of its own and args besides, and waits until it logs where
+// it listens.
+func startServe(t *testing.T, ctx context.Context, args ...string) *served {
 	t.Helper()
 	dir, roots := writeServingCert(t)
-	logs := &lockedBuffer{}
+	s := &served{roots: roots, logs: &lockedBuffer{}, done: make(chan error, 1),
+		client: &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: roots}}}}
+	t.Cleanup(s.client.CloseIdleConnections)
 	root := NewRoot()
-	root.SetArgs([]string{"serve", "--addr", "127.0.0.1:0",
-		"--tls-cert-file", filepath.Join(dir, "tls.crt"), "--tls-key-file", filepath.Join(dir, "tls.key")})
-	root.SetErr(logs)
+	root.SetArgs(append([]string{"serve", "--addr", "127.0.0.1:0", "--metrics-addr", "127.0.0.1:0",
+		"--tls-cert-file", filepath.Join(dir, "tls.crt"), "--tls-key-file", filepath.Join(dir, "tls.key")}, args...))
+	root.SetErr(s.logs)
 	root.SetOut(io.Discard)
-	done := make(chan error, 1)
-	go func() { done <- root.ExecuteContext(ctx) }()
-	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(10 * time.Millisecond) {
-		if addr := logs.logged("serving the webhook"); addr != "" {
-			return addr, roots, logs, done
-		}
+	go func() { s.done <- root.ExecuteContext(ctx) }()
+	for deadline := time.Now().Add(30 * time.Second); s.addr == "" || s.metricsAddr == ""; time.Sleep(10 * time.Millisecond) {
+		s.addr, s.metricsAddr = s.logs.logged("serving the webhook"), s.logs.logged("serving metrics")
 		if time.Now().After(deadline) {
-			t.Fatalf("kmirror serve did not start:\n%s", logs)
+			t.Fatalf("kmirror serve did not start:\n%s", s.logs)
 		}
 	}
+	return s
 }
 
 // TestServeStopsAtOnceOnASecondSignal: a second SIGTERM during the drain
@@ -191,9 +186,9 @@ func startServe(t *testing.T, ctx context.Context) (string, *x509.CertPool, *loc
 func TestServeStopsAtOnceOnASecondSignal(t *testing.T) {
 	ctx, stop := SignalContext(context.Background())
 	defer stop()
-	addr, roots, logs, done := startServe(t, ctx)
+	s := startServe(t, ctx)
 	// A review whose body does not come holds the drain.
-	conn, err := tls.Dial("tcp", addr, &tls.Config{RootCAs: roots})
+	conn, err := tls.Dial("tcp", s.addr, &tls.Config{RootCAs: s.roots})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -204,23 +199,23 @@ func TestServeStopsAtOnceOnASecondSignal(t *testing.T) {
 		t.Fatal(err)
 	}
 	select {
-	case err := <-done:
-		t.Fatalf("kmirror serve stopped on the first signal with a request in flight: %v\n%s", err, logs)
+	case err := <-s.done:
+		t.Fatalf("kmirror serve stopped on the first signal with a request in flight: %v\n%s", err, s.logs)
 	case <-time.After(500 * time.Millisecond):
 	}
-	if !strings.Contains(logs.String(), `"msg":"shutting down"`) {
-		t.Fatalf("no drain after the first signal:\n%s", logs)
+	if !strings.Contains(s.logs.String(), `"msg":"shutting down"`) {
+		t.Fatalf("no drain after the first signal:\n%s", s.logs)
 	}
 	if err := syscall.Kill(os.Getpid(), syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
 	select {
-	case err := <-done:
+	case err := <-s.done:
 		if ExitCode(err) != 2 || !strings.Contains(fmt.Sprint(err), "stopped on a second signal, cutting 1 requests in flight") {
 			t.Errorf("exit %d: %v; want 2 and the requests cut", ExitCode(err), err)
 		}
 	case <-time.After(5 * time.Second):
-		t.Fatalf("kmirror serve still drains 5s after the second signal:\n%s", logs)
+		t.Fatalf("kmirror serve still drains 5s after the second signal:\n%s", s.logs)
 	}
 }
 
