@@ -58,7 +58,10 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) {
 		s.errors[aerr.typ]++
 		s.mu.Unlock()
 	}
-	time.Sleep(s.o.APILatency)
+	s.mu.Lock()
+	latency := s.o.APILatency
+	s.mu.Unlock()
+	time.Sleep(latency)
 	writeAPI(w, out, aerr)
 }
 

@@ -172,6 +172,20 @@ func (s *Server) SetTokenTTL(d time.Duration) {
 	s.o.TokenTTL = d
 }
 
+// SetAPILatency changes the delay of the API's answers from now on.
+func (s *Server) SetAPILatency(d time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.o.APILatency = d
+}
+
+// Token issues a registry token, as GetAuthorizationToken would, for a
+// test's own client (skopeo --creds AWS:<token>).
+func (s *Server) Token() string {
+	tok, _ := s.issue()
+	return tok
+}
+
 // Calls returns the API calls of operation ("" for all), in order.
 func (s *Server) Calls(operation string) []Call {
 	s.mu.Lock()
