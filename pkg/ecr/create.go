@@ -8,6 +8,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ecr"
 	"github.com/aws/aws-sdk-go-v2/service/ecr/types"
+	"github.com/aws/smithy-go"
 	"github.com/google/go-containerregistry/pkg/name"
 )
 
@@ -91,8 +92,10 @@ func (c *Client) create(ctx context.Context, reg Registry, repo string) error {
 
 // createError says what failed, which registry answered, and what to do.
 func (c *Client) createError(doing string, reg Registry, repo, action string, err error) error {
-	return fmt.Errorf("%s the repository %s in the Amazon ECR registry %s (%s): %w; "+
-		"the identity needs %s (kmirror manifests --iam-policy sync prints the policy), "+
-		"or create the repository yourself and run with --create-repositories=false",
-		doing, repo, reg.Host, reg.Region, err, action)
+	hint := "create the repository yourself and run with --create-repositories=false"
+	var apiErr smithy.APIError
+	if errors.As(err, &apiErr) && apiErr.ErrorCode() == "AccessDeniedException" {
+		hint = "the identity needs " + action + " (kmirror manifests --iam-policy sync prints the policy), or " + hint
+	}
+	return fmt.Errorf("%s the repository %s in the Amazon ECR registry %s (%s): %w; %s", doing, repo, reg.Host, reg.Region, err, hint)
 }

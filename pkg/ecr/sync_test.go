@@ -175,28 +175,29 @@ spec:
 	}
 }
 
-// TestTokenRefresh: tokens that live a second, and copies that take
-// longer: every request carries a token that is current, and the run
-// goes on.
+// TestTokenRefresh: tokens that live two seconds, and a run that takes
+// longer: every request carries a token that is current, refreshed at
+// half its life, and the run goes on.
 func TestTokenRefresh(t *testing.T) {
-	f := newFixture(t, ecrtest.Options{TokenTTL: time.Second, Latency: 40 * time.Millisecond})
+	const ttl = 2 * time.Second
+	f := newFixture(t, ecrtest.Options{TokenTTL: ttl, Latency: 60 * time.Millisecond})
 	pairs, _ := f.pairs(t)
 	c, _ := f.clients(t, ecr.Options{CreateRepositories: true})
 	start := time.Now()
 	results := mirrorsync.Run(context.Background(), c, pairs, mirrorsync.Options{Jobs: 1})
 	took := time.Since(start)
+	t.Logf("the run took %v, with %d tokens", took, f.ecr.TokensUsed())
 	if diff := cmp.Diff(want(pairs, mirrorsync.Copied), statuses(results)); diff != "" {
 		t.Fatalf("run (-want +got):\n%s", diff)
 	}
-	if took < 2*time.Second {
-		t.Fatalf("the run took %v: too short to outlive a token of 1s twice", took)
+	if took < ttl {
+		t.Fatalf("the run took %v: too short to outlive a token of %v", took, ttl)
 	}
 	if n := f.ecr.Expired(); n != 0 {
 		t.Errorf("%d requests carried an expired token", n)
 	}
-	// At least one token per second of the run, beyond the first.
-	if n, min := f.ecr.TokensUsed(), int(took/time.Second); n < min {
-		t.Errorf("%d tokens used over %v, want at least %d", n, took, min)
+	if n := f.ecr.TokensUsed(); n < 2 {
+		t.Errorf("%d token used over %v, want a new one before the first expired", n, took)
 	}
 }
 
@@ -251,6 +252,24 @@ func TestCreateRepositoriesOff(t *testing.T) {
 	}
 	if n := len(f.ecr.Calls("CreateRepository")); n != 0 {
 		t.Errorf("%d repositories created with creation off", n)
+	}
+}
+
+// TestCreateDenied: an identity that may not create repositories is told
+// which action it lacks.
+func TestCreateDenied(t *testing.T) {
+	f := newFixture(t, ecrtest.Options{Deny: []string{"CreateRepository"}})
+	c, _ := f.clients(t, ecr.Options{CreateRepositories: true})
+	f.push(t, "team/app:v1", oneSpec)
+	_, err := c.Copy(context.Background(), f.src.Host+"/team/app:v1", chinaHost+"/quay/team/app:v1", registry.CopyOptions{})
+	for _, want := range []string{
+		"writing " + chinaHost + "/quay/team/app:v1: creating the repository quay/team/app in the Amazon ECR registry " + chinaHost + " (" + chinaRegion + "): ",
+		"AccessDeniedException: User: arn:aws:iam::" + chinaAccount + ":user/kmirror-test is not authorized to perform: ecr:CreateRepository",
+		"; the identity needs ecr:CreateRepository (kmirror manifests --iam-policy sync prints the policy), or create the repository yourself and run with --create-repositories=false",
+	} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("copy: %v\nwant %q", err, want)
+		}
 	}
 }
 

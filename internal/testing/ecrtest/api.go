@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 )
@@ -66,6 +67,10 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) operate(op string, in map[string]any) (any, *apiError) {
+	if slices.Contains(s.o.Deny, op) {
+		return nil, &apiError{http.StatusBadRequest, "AccessDeniedException",
+			fmt.Sprintf("User: arn:aws:iam::%s:user/kmirror-test is not authorized to perform: ecr:%s", s.o.Account, op)}
+	}
 	switch op {
 	case "GetAuthorizationToken":
 		tok, exp := s.issue()

@@ -41,6 +41,9 @@ type Options struct {
 	AccessKeyID string
 	// Latency delays every registry request, as a distant region does.
 	Latency time.Duration
+	// Deny lists operations the caller's IAM policy does not allow: they
+	// are answered AccessDeniedException.
+	Deny []string
 	// APILatency delays every API answer, after the call took effect: two
 	// callers within it see the same state, as two processes that race.
 	APILatency time.Duration
