@@ -201,6 +201,20 @@ func TestTokenRefresh(t *testing.T) {
 	}
 }
 
+// TestTokenWait: a caller with a deadline does not wait past it for a
+// token from an API that is slow, as the webhook's checks of a second.
+func TestTokenWait(t *testing.T) {
+	f := newFixture(t, ecrtest.Options{APILatency: 5 * time.Second})
+	c, _ := f.clients(t, ecr.Options{})
+	ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	_, err := c.NewProber(0, 0).Head(ctx, chinaHost+"/gcr/pause:3.9")
+	if took := time.Since(start); err == nil || took > 3*time.Second {
+		t.Errorf("Head with a deadline of 0.5s took %v (%v), want it back at its deadline, well before the API's 5s", took, err)
+	}
+}
+
 // TestConcurrentSyncs: two processes copy into the same new repositories
 // at once; the second to create one gets RepositoryAlreadyExistsException,
 // and both succeed.

@@ -94,7 +94,9 @@ func (t *token) current(ctx context.Context) (*tokenValue, error) {
 	if v != nil && now.Before(v.refresh) {
 		return v, nil
 	}
-	got, err, _ := t.fetch.Do("", func() (any, error) {
+	// The call is shared, and outlives a caller that stops waiting: the
+	// webhook's checks have a second each.
+	ch := t.fetch.DoChan("", func() (any, error) {
 		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), tokenTimeout)
 		defer cancel()
 		nv, err := t.get(fctx)
@@ -105,6 +107,14 @@ func (t *token) current(ctx context.Context) (*tokenValue, error) {
 		}
 		return nv, err
 	})
+	var got any
+	var err error
+	select {
+	case r := <-ch:
+		got, err = r.Val, r.Err
+	case <-ctx.Done():
+		err = ctx.Err()
+	}
 	if err != nil {
 		// A token that has not expired yet still serves while ECR's API
 		// does not answer.
