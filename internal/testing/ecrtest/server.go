@@ -39,7 +39,7 @@ type Options struct {
 	TokenTTL time.Duration
 	// AccessKeyID, when set, is the only access key the API accepts.
 	AccessKeyID string
-	// Latency delays every registry request, as a distant region does.
+	// Latency delays every registry answer, as a distant region does.
 	Latency time.Duration
 	// Deny lists operations the caller's IAM policy does not allow: they
 	// are answered AccessDeniedException.
@@ -277,10 +277,13 @@ func (s *Server) authorize(r *http.Request) error {
 }
 
 func (s *Server) serveRegistry(w http.ResponseWriter, r *http.Request) {
+	// The token is checked as the request arrives; the answer takes the
+	// latency.
+	err := s.authorize(r)
 	if s.o.Latency > 0 {
 		time.Sleep(s.o.Latency)
 	}
-	if err := s.authorize(r); err != nil {
+	if err != nil {
 		if errors.Is(err, errExpired) {
 			registryError(w, http.StatusForbidden, "DENIED", err.Error())
 			return
