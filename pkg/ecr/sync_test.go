@@ -222,8 +222,8 @@ func TestTokenWait(t *testing.T) {
 // and both succeed.
 func TestConcurrentSyncs(t *testing.T) {
 	// Each API answer takes long enough that both look a repository up
-	// before either creates it.
-	f := newFixture(t, ecrtest.Options{APILatency: 300 * time.Millisecond})
+	// before either creates it, with 1.5s to spare for a busy machine.
+	f := newFixture(t, ecrtest.Options{APILatency: 1500 * time.Millisecond})
 	pairs, _ := f.pairs(t)
 	var wg sync.WaitGroup
 	results := make([][]mirrorsync.Result, 2)
