@@ -3,6 +3,7 @@ package cmd
 import (
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"strings"
 
@@ -20,6 +21,7 @@ const DefaultImageRepository = "ghcr.io/kmirror/kmirror"
 // ManifestsOptions are the flags of "kmirror manifests".
 type ManifestsOptions struct {
 	RulesOptions
+	ManifestsAWSOptions
 	Image          string
 	Namespace      string
 	WebhookURL     string
@@ -32,6 +34,7 @@ type ManifestsOptions struct {
 // AddFlags registers the manifests flags.
 func (o *ManifestsOptions) AddFlags(fs *pflag.FlagSet) {
 	o.RulesOptions.AddFlags(fs)
+	o.ManifestsAWSOptions.AddFlags(fs)
 	fs.StringVar(&o.Image, "image", DefaultImageRepository+":"+imageTag(), "the kmirror image the Deployment runs")
 	fs.StringVar(&o.Namespace, "namespace", install.DefaultNamespace, "the namespace the webhook runs in, which it never mutates")
 	fs.StringVar(&o.WebhookURL, "webhook-url", "", "print only the webhook configuration, for a kmirror serve that runs outside the cluster at this https URL")
@@ -43,13 +46,16 @@ func (o *ManifestsOptions) AddFlags(fs *pflag.FlagSet) {
 
 // Validate checks that the flags go together.
 func (o *ManifestsOptions) Validate(fs *pflag.FlagSet) error {
+	if err := o.ManifestsAWSOptions.Validate(fs, o.SwapPolicy, o.CopyMissing); err != nil {
+		return err
+	}
 	if (o.WebhookURL == "") != (o.CAFile == "") {
 		return errors.New("--webhook-url and --ca-file go together")
 	}
 	if o.WebhookURL == "" {
 		return nil
 	}
-	for _, name := range []string{"image", "rules", "namespace", "registry-secret"} {
+	for _, name := range []string{"image", "rules", "namespace", "registry-secret", "service-account-annotation"} {
 		if fs.Changed(name) {
 			return fmt.Errorf("--%s is for the in-cluster install and has no effect with --webhook-url", name)
 		}
@@ -93,6 +99,9 @@ printed, pointing at a kmirror serve that runs outside the cluster.`,
 			if err := o.Validate(cmd.Flags()); err != nil {
 				return err
 			}
+			if o.IAMPolicy != "" {
+				return o.writePolicy(cmd.OutOrStdout())
+			}
 			opts, err := o.install()
 			if err != nil {
 				return err
@@ -125,8 +134,23 @@ func (o *ManifestsOptions) install() (install.Options, error) {
 	if err != nil {
 		return install.Options{}, err
 	}
-	return install.Options{Namespace: o.Namespace, Image: o.Image, Rules: data,
-		SwapPolicy: o.SwapPolicy, CopyMissing: o.CopyMissing, RegistrySecret: o.RegistrySecret}, nil
+	opts := install.Options{Namespace: o.Namespace, Image: o.Image, Rules: data,
+		SwapPolicy: o.SwapPolicy, CopyMissing: o.CopyMissing, RegistrySecret: o.RegistrySecret}
+	return opts, o.ManifestsAWSOptions.apply(&opts)
+}
+
+// writePolicy writes the IAM policy of --iam-policy.
+func (o *ManifestsOptions) writePolicy(w io.Writer) error {
+	eng, err := o.Engine()
+	if err != nil {
+		return err
+	}
+	b, err := o.policy(eng, o.SwapPolicy, o.CopyMissing)
+	if err != nil {
+		return err
+	}
+	_, err = w.Write(b)
+	return err
 }
 
 // imageTag is the tag of the image of this kmirror: its version when it is

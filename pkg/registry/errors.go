@@ -20,6 +20,10 @@ var (
 	ErrDenied = errors.New("access denied")
 	// ErrRateLimited: the registry answered 429 after every retry.
 	ErrRateLimited = errors.New("rate limited")
+	// ErrNoRepository: a write found no repository to write to
+	// (NAME_UNKNOWN): Amazon ECR, Harbor and Artifact Registry take no push
+	// to a repository (or project) that was not made first.
+	ErrNoRepository = errors.New("no such repository")
 )
 
 // Error is a failed request about one image, saying which registry
@@ -31,12 +35,15 @@ type Error struct {
 	Image string
 	// Registry is the registry that answered.
 	Registry string
-	// Kind is ErrNotFound, ErrDenied, ErrRateLimited, or nil.
+	// Kind is ErrNotFound, ErrDenied, ErrRateLimited, ErrNoRepository,
+	// or nil.
 	Kind error
 	Err  error
 	// Config is the Docker config file the credentials came from; ""
 	// names the default one.
 	Config string
+	// Repository is the repository of Image, without the registry.
+	Repository string
 }
 
 func (e *Error) Error() string {
@@ -56,6 +63,10 @@ func (e *Error) Error() string {
 		return msg
 	case ErrRateLimited:
 		return fmt.Sprintf("%s %s: %s is rate limiting (%v)", e.Op, e.Image, e.Registry, e.Err)
+	case ErrNoRepository:
+		return fmt.Sprintf("%s %s: %s has no repository %s (%v); create it first (a Harbor project, an Artifact Registry repository), "+
+			"or, on Amazon ECR, let kmirror create it with --create-repositories (the default for ECR hosts; --ecr HOST marks another host as ECR)",
+			e.Op, e.Image, e.Registry, e.Repository, e.Err)
 	}
 	return fmt.Sprintf("%s %s: %v", e.Op, e.Image, e.Err)
 }
@@ -78,11 +89,32 @@ func (c *Client) wrap(op string, img Ref, err error) error {
 	if errors.As(err, &e) || errors.Is(err, context.Canceled) {
 		return err
 	}
-	out := &Error{Op: op, Image: img.String(), Registry: img.Repo.RegistryStr(), Err: err, Config: c.config}
+	out := &Error{Op: op, Image: img.String(), Registry: img.Repo.RegistryStr(), Err: err, Config: c.config, Repository: img.Repo.RepositoryStr()}
 	if errors.As(err, &terr) {
 		out.Kind = statusKind(terr)
+		if op == "writing" && noRepository(terr) {
+			out.Kind = ErrNoRepository
+		}
 	}
 	return out
+}
+
+// noRepository reports whether a registry answered a write that the
+// repository does not exist: NAME_UNKNOWN, or a 404 that names no blob or
+// manifest (Harbor's for a project that does not exist).
+func noRepository(terr *transport.Error) bool {
+	if terr.StatusCode != http.StatusNotFound {
+		return false
+	}
+	for _, d := range terr.Errors {
+		switch d.Code {
+		case transport.NameUnknownErrorCode:
+			return true
+		case transport.BlobUnknownErrorCode, transport.ManifestUnknownErrorCode:
+			return false
+		}
+	}
+	return true
 }
 
 func statusKind(terr *transport.Error) error {
