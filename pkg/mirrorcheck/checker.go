@@ -74,6 +74,10 @@ const (
 	// DefaultMaxPending bounds the checks in flight or waiting for a
 	// request: each is a goroutine and a few strings.
 	DefaultMaxPending = 1024
+	// DefaultMaxReviewChecks bounds the checks one call of Check waits
+	// for: a Pod names a few images, and one that names hundreds new to
+	// the cache takes no more of the pending checks than a few Pods.
+	DefaultMaxReviewChecks = 8
 )
 
 // maxReason bounds the reason of a failed check kept in the cache: the
@@ -99,8 +103,9 @@ type Options struct {
 	// MaxBytes bounds the cache; zero is the default.
 	MaxBytes int
 	// MaxRequests bounds the requests in flight, MaxPending the checks in
-	// flight or waiting; zero is the default.
-	MaxRequests, MaxPending int
+	// flight or waiting, and MaxReviewChecks those that one call of Check
+	// waits for; zero is the default.
+	MaxRequests, MaxPending, MaxReviewChecks int
 	// Metrics, when set, counts the checks.
 	Metrics *Metrics
 }
@@ -146,6 +151,9 @@ func newChecker(h Header, o Options, clock otter.Clock) *Checker {
 	if o.MaxPending <= 0 {
 		o.MaxPending = DefaultMaxPending
 	}
+	if o.MaxReviewChecks <= 0 {
+		o.MaxReviewChecks = DefaultMaxReviewChecks
+	}
 	c := &Checker{h: h, o: o, requests: make(chan struct{}, o.MaxRequests)}
 	c.load = otter.LoaderFunc[string, Result](c.head)
 	c.answers = otter.Must(&otter.Options[string, Result]{
@@ -174,6 +182,11 @@ func newChecker(h Header, o Options, clock otter.Clock) *Checker {
 // until ctx ends and writes their answers into out; an answer that does
 // not come in time is Failed. It returns nil when every answer was known.
 // out must be as long as images.
+//
+// A call waits for at most MaxReviewChecks checks, so that one review of
+// many new images does not take the pending checks and request slots of
+// all the others; its other new images are Failed at once, and checked
+// for later calls.
 func (c *Checker) Check(images []string, out []Result) (wait func(context.Context)) {
 	var checks []*waiter
 	hits := 0
@@ -187,6 +200,10 @@ func (c *Checker) Check(images []string, out []Result) (wait func(context.Contex
 		out[i] = Result{}
 		if ck := waitingFor(checks, img); ck != nil {
 			ck.at = append(ck.at, i)
+			continue
+		}
+		if len(checks) == c.o.MaxReviewChecks {
+			out[i] = Result{State: Failed, Reason: fmt.Sprintf("the review names more than %d images not checked yet; the first %[1]d are checked now", c.o.MaxReviewChecks)}
 			continue
 		}
 		if c.pending.Add(1) > int64(c.o.MaxPending) {

@@ -22,11 +22,13 @@ import (
 // answers with an error, and "not found" for the others. A request waits
 // for gate when it is set.
 type fakeRegistry struct {
-	mu       sync.Mutex
-	present  map[string]bool
-	errs     map[string]error
-	calls    map[string]int
-	gate     chan struct{}
+	mu      sync.Mutex
+	present map[string]bool
+	errs    map[string]error
+	calls   map[string]int
+	gate    chan struct{}
+	// delay is how long each request takes.
+	delay    time.Duration
 	inFlight atomic.Int32
 	maxSeen  atomic.Int32
 }
@@ -52,6 +54,7 @@ func (f *fakeRegistry) Head(ctx context.Context, image string) (*v1.Descriptor, 
 	f.calls[image]++
 	gate := f.gate
 	f.mu.Unlock()
+	time.Sleep(f.delay)
 	if gate != nil {
 		select {
 		case <-gate:
@@ -194,7 +197,7 @@ func TestRequestsInFlightAreBounded(t *testing.T) {
 	f := newFake()
 	f.gate = make(chan struct{})
 	o := testOptions()
-	o.MaxRequests = 3
+	o.MaxRequests, o.MaxReviewChecks = 3, 20
 	c := New(f, o)
 	var images []string
 	for i := range 20 {
@@ -360,5 +363,36 @@ func TestCacheResistsAScan(t *testing.T) {
 	}
 	if again > len(team) {
 		t.Errorf("while 10,000 new images were checked, the team's images were checked %d times again; want at most %d", again, len(team))
+	}
+}
+
+// TestReviewsShareTheSlots: a review of many images new to the cache waits
+// for a few checks only, so that a review that comes after it gets a
+// request slot within its time limit.
+func TestReviewsShareTheSlots(t *testing.T) {
+	f := newFake("m/victim:1")
+	f.delay = 20 * time.Millisecond
+	o := testOptions()
+	o.MaxRequests = 2
+	c := New(f, o)
+	var flood []string
+	for i := range 200 {
+		flood = append(flood, fmt.Sprintf("m/flood:%d", i))
+	}
+	floodOut := make([]Result, len(flood))
+	floodWait := c.Check(flood, floodOut)
+	got, _ := check(c, "m/victim:1")
+	if got[0].State != Present {
+		t.Errorf("the victim's image, behind a review of %d new images: %+v", len(flood), got[0])
+	}
+	floodWait(context.Background())
+	started := 0
+	for _, r := range floodOut {
+		if r.State == Missing {
+			started++
+		}
+	}
+	if started != DefaultMaxReviewChecks || !strings.Contains(floodOut[len(flood)-1].Reason, "more than 8 images not checked yet") {
+		t.Errorf("the review of %d new images had %d checked, want %d; the last: %+v", len(flood), started, DefaultMaxReviewChecks, floodOut[len(flood)-1])
 	}
 }

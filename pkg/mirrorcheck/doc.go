@@ -12,7 +12,8 @@
 //     the answers that other Pods ask for again and again;
 //   - concurrent checks of one image share one request (otter's loader),
 //     the requests in flight are bounded, and so are the checks waiting
-//     for one;
+//     for one, in all and for each review: one review of hundreds of new
+//     images waits for a few checks, and leaves the others their share;
 //   - a caller that stops waiting (its review's budget is spent) leaves
 //     the check running for the next caller, within its time limit.
 //
