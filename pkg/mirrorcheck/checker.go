@@ -258,12 +258,9 @@ func waitingFor(checks []*waiter, img string) *waiter {
 // time limit, so that its answer is cached for the next caller.
 func (c *Checker) run(ck *waiter) {
 	defer c.pending.Add(-1)
-	res, err := c.answers.Get(context.Background(), ck.image, c.load)
-	if err != nil {
-		// head never fails; a panic in the cache's loading is all.
-		res = Result{State: Failed, Reason: clip(err.Error(), maxReason)}
-	}
-	ck.res = res
+	// Get fails only for its context, which never ends, or for the
+	// loader's error, which head never returns.
+	ck.res, _ = c.answers.Get(context.Background(), ck.image, c.load)
 	close(ck.done)
 }
 
