@@ -70,33 +70,9 @@ func (c *Client) Copy(ctx context.Context, src, dst string, o CopyOptions) (Copy
 // copy writes what src names at digest to dst and returns the digest it
 // wrote.
 func (c *Client) copy(ctx context.Context, src, dst Ref, digest string, o CopyOptions) (string, error) {
-	desc, err := remote.Get(src.Repo.Digest(digest), c.options(remote.WithContext(ctx))...)
+	top, m, err := c.source(ctx, src, dst, digest, o.Platforms)
 	if err != nil {
-		return "", c.wrap("reading", src, err)
-	}
-	m := &mounter{index: c.blobs, dst: dst.Repo}
-	var top interface {
-		remote.Taggable
-		Digest() (v1.Hash, error)
-	}
-	switch {
-	case desc.MediaType.IsIndex():
-		idx, err := desc.ImageIndex()
-		if err == nil && len(o.Platforms) > 0 {
-			idx, err = subset(idx, digest, o.Platforms)
-		}
-		if err != nil {
-			return "", c.wrap("reading", src, err)
-		}
-		top = &mountIndex{base: idx, m: m}
-	case desc.MediaType.IsImage():
-		img, err := desc.Image()
-		if err != nil {
-			return "", c.wrap("reading", src, err)
-		}
-		top = &mountImage{Image: img, m: m}
-	default:
-		return "", fmt.Errorf("copying %s: cannot copy a manifest of type %s", src, desc.MediaType)
+		return "", err
 	}
 	opts := c.options(remote.WithContext(ctx))
 	var (
@@ -130,6 +106,48 @@ func (c *Client) copy(ctx context.Context, src, dst Ref, digest string, o CopyOp
 	m.commit()
 	h, err := top.Digest()
 	return h.String(), err
+}
+
+// source reads the manifest at digest of src, for a copy into dst: an
+// image, or an index whose children are read as the copy needs them.
+func (c *Client) source(ctx context.Context, src, dst Ref, digest string, platforms []v1.Platform) (sourceManifest, *mounter, error) {
+	puller, err := remote.NewPuller(c.options(remote.WithContext(ctx))...)
+	if err != nil {
+		return nil, nil, c.wrap("reading", src, err)
+	}
+	desc, err := puller.Get(ctx, src.Repo.Digest(digest))
+	if err != nil {
+		return nil, nil, c.wrap("reading", src, err)
+	}
+	r := &sourceReader{ctx: ctx, puller: puller, repo: src.Repo, m: &mounter{index: c.blobs, dst: dst.Repo}}
+	switch {
+	case desc.MediaType.IsIndex():
+		idx, err := r.index(desc)
+		if err != nil {
+			return nil, nil, c.wrap("reading", src, err)
+		}
+		if len(platforms) == 0 {
+			return idx, r.m, nil
+		}
+		sub, err := subset(idx, digest, platforms)
+		if err != nil {
+			return nil, nil, c.wrap("reading", src, err)
+		}
+		return sub, r.m, nil
+	case desc.MediaType.IsImage():
+		img, err := desc.Image()
+		if err != nil {
+			return nil, nil, c.wrap("reading", src, err)
+		}
+		return &mountImage{Image: img, m: r.m}, r.m, nil
+	}
+	return nil, nil, fmt.Errorf("copying %s: cannot copy a manifest of type %s", src, desc.MediaType)
+}
+
+// sourceManifest is the top of a copy: an image or an index.
+type sourceManifest interface {
+	remote.Taggable
+	Digest() (v1.Hash, error)
 }
 
 // subset is the index of the platforms of idx, annotated with the source
