@@ -142,8 +142,8 @@ func (r Ref) Pull() name.Reference {
 	return r.Repo.Tag(r.tag())
 }
 
-// Push is the reference a copy writes last: the tag when one is written
-// (or implied), else the digest.
+// Push is the reference a push writes: the tag when one is written (or
+// implied), else the digest.
 func (r Ref) Push() name.Reference {
 	if r.Tag == "" && r.Digest != "" {
 		return r.Repo.Digest(r.Digest)
