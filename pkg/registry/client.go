@@ -11,6 +11,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"golang.org/x/sync/singleflight"
 )
 
 // Options configure a Client. The zero value reads credentials from the
@@ -48,6 +49,8 @@ type Client struct {
 	jobs      int
 	userAgent string
 	blobs     *blobIndex
+	// flights are the copies in flight, by target repository and digest.
+	flights singleflight.Group
 	// config is Options.ConfigFile, for messages.
 	config string
 }

@@ -58,6 +58,8 @@ type CopyResult struct {
 // reference pinning an old digest under a tag cannot move the mirror's tag
 // back, nor make a tag the source does not have.
 //
+// Concurrent copies into one repository of one digest (several tags of
+// an image) share one copy of the digest, then each writes its tag.
 // Blobs go from the source to the mirror without touching the disk, a few
 // at once (Options.Jobs). A blob that the mirror already holds in the
 // target repository is skipped; one that this Client has seen in another
@@ -119,7 +121,7 @@ func (c *Client) copy(ctx context.Context, src, dst Ref, digest string, tag *nam
 		stop(false)
 		return "", c.wrap("writing", dst, err)
 	}
-	top, err := c.writeDigest(ctx, pusher, src, dst, digest, o.Platforms)
+	top, err := c.copyOnce(ctx, pusher, src, dst, digest, o.Platforms)
 	if err == nil && tag != nil {
 		err = c.wrap("writing", dst, pusher.Put(ctx, *tag, top))
 	}
@@ -128,6 +130,22 @@ func (c *Client) copy(ctx context.Context, src, dst Ref, digest string, tag *nam
 		return "", err
 	}
 	return top.digest.String(), nil
+}
+
+// copyOnce writes what src names at digest to dst's repository by its
+// digest, once for concurrent copies of one digest into one repository:
+// their uploads of the same blobs would race, which distribution answers
+// by refusing a manifest now and then. The copies that wait share the
+// result; the bounds of the one that copies (its context) bound them.
+func (c *Client) copyOnce(ctx context.Context, pusher *remote.Pusher, src, dst Ref, digest string, platforms []v1.Platform) (*written, error) {
+	key := dst.Repo.Name() + "@" + digest + " " + platformList(platforms)
+	v, err, _ := c.flights.Do(key, func() (any, error) {
+		return c.writeDigest(ctx, pusher, src, dst, digest, platforms)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return v.(*written), nil
 }
 
 // writeDigest copies the manifest at digest of src, children first, to

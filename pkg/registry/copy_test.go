@@ -5,8 +5,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -195,6 +197,55 @@ func tagDigest(t *testing.T, c *Client, tag string) string {
 		t.Fatal(err)
 	}
 	return d.Digest.String()
+}
+
+// TestCopyTagsAtOnce: concurrent copies of several tags of one image into
+// one repository copy each manifest once, then write each tag; a manifest
+// PUT that distribution refuses for a race with an upload is sent again.
+func TestCopyTagsAtOnce(t *testing.T) {
+	reg := newTestRegistry(t)
+	c := newClient(t, reg.host)
+	digest := push(t, reg.host+"/src/app:1", threePlatforms).String()
+	var mu sync.Mutex
+	refused := false
+	reg.intercept = func(w http.ResponseWriter, r *http.Request) bool {
+		switch {
+		case r.Method == http.MethodHead && strings.Contains(r.URL.Path, "/mirror/app/manifests/sha256:"):
+			// Slow, so that every copy is under way at once.
+			time.Sleep(50 * time.Millisecond)
+		case r.Method == http.MethodPut && strings.Contains(r.URL.Path, "/mirror/app/manifests/"):
+			mu.Lock()
+			defer mu.Unlock()
+			if !refused {
+				refused = true
+				w.WriteHeader(http.StatusBadRequest)
+				io.WriteString(w, `{"errors":[{"code":"DIGEST_INVALID","message":"provided digest did not match uploaded content"},{"code":"MANIFEST_BLOB_UNKNOWN","message":"blob unknown to registry"}]}`)
+				return true
+			}
+		}
+		return false
+	}
+	tags := []string{"a", "b", "c", "d", "e", "f"}
+	var wg sync.WaitGroup
+	for _, tag := range tags {
+		wg.Go(func() {
+			res, err := c.Copy(context.Background(), reg.host+"/src/app:1", reg.host+"/mirror/app:"+tag, CopyOptions{})
+			if err != nil || !res.Copied || res.Digest != digest {
+				t.Errorf("copy to %s: %+v, %v", tag, res, err)
+			}
+		})
+	}
+	wg.Wait()
+	// 3 platform images and the index by digest, once each, and one
+	// sent again; then the six tags.
+	if n := reg.count("PUT", "/mirror/app/manifests/sha256:"); n != 5 {
+		t.Errorf("%d manifest PUTs by digest, want 5: each manifest once, one twice", n)
+	}
+	for _, tag := range tags {
+		if n := reg.count("PUT", "/mirror/app/manifests/"+tag); n != 1 || tagDigest(t, c, reg.host+"/mirror/app:"+tag) != digest {
+			t.Errorf("tag %s: %d PUTs", tag, n)
+		}
+	}
 }
 
 // TestCopyPlatforms copies a subset of an index: a new index, recognised
