@@ -1,6 +1,7 @@
 package registry
 
 import (
+	"cmp"
 	"crypto/tls"
 	"fmt"
 	"net"
@@ -33,6 +34,12 @@ type Options struct {
 	Transport http.RoundTripper
 	// Retry is the retry policy of every request.
 	Retry Retry
+	// HeaderTimeout fails a request whose response headers do not come
+	// within it of the request being sent; zero is DefaultHeaderTimeout.
+	HeaderTimeout time.Duration
+	// IdleTimeout fails a transfer that moves no byte of a request or
+	// response body for this long; zero is DefaultIdleTimeout.
+	IdleTimeout time.Duration
 	// Jobs is how many blobs of one image are copied at once; zero is 4.
 	Jobs int
 	// UserAgent is sent with every request.
@@ -85,8 +92,9 @@ func New(o Options) (*Client, error) {
 	if inner == nil {
 		inner = defaultTransport()
 	}
+	stall := &stallTransport{inner: inner, header: cmp.Or(o.HeaderTimeout, DefaultHeaderTimeout), idle: cmp.Or(o.IdleTimeout, DefaultIdleTimeout)}
 	c.transport = &retryTransport{
-		inner:  &guardTransport{inner: inner, plain: c.plain},
+		inner:  &guardTransport{inner: stall, plain: c.plain},
 		policy: o.Retry.withDefaults(),
 		sleep:  sleepContext,
 	}
