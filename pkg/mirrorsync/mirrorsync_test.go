@@ -221,6 +221,24 @@ func TestRunInterrupted(t *testing.T) {
 	}
 }
 
+// TestRunCopyTimeout: a pair that takes longer than the copy timeout
+// fails, saying so, and the others go on; the run is not interrupted.
+func TestRunCopyTimeout(t *testing.T) {
+	f := &fakeRegistry{images: map[string]string{"a:1": d1, "b:1": d1}, delay: time.Hour}
+	// The test's own bound, far above the timeout.
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	results := Run(ctx, f, []Pair{{"a:1", "m/a:1"}, {"b:1", "m/b:1"}}, Options{Jobs: 1, CopyTimeout: 50 * time.Millisecond})
+	for _, r := range results {
+		if r.Status != Failed || !strings.Contains(r.Err.Error(), "copying "+r.Source+" to "+r.Target+": not done within the copy timeout of 50ms") {
+			t.Errorf("%s: %s, %v; want failed for the copy timeout", r.Source, r.Status, r.Err)
+		}
+	}
+	if s := Summarize(results); s.Failed != 2 || s.Interrupted || ctx.Err() != nil {
+		t.Errorf("summary %+v; want 2 failed, not interrupted, within the test's bound", s)
+	}
+}
+
 type countingObserver struct{ started, progress, done atomic.Int32 }
 
 func (o *countingObserver) Started(Pair)                { o.started.Add(1) }

@@ -15,7 +15,7 @@ import (
 // each pair once however often it is asked for, a few at a time, from a
 // queue of bounded length, and a pair that fails is tried again later.
 // A copy is the one Run makes: the whole index, every digest the
-// source's, the tag last. Enqueue never waits, so that asking for a copy
+// source's, the tag last, within the copy timeout. Enqueue never waits, so that asking for a copy
 // costs a review nothing.
 type Queue struct {
 	c      Copier
@@ -49,6 +49,8 @@ type QueueOptions struct {
 	// Backoff is the wait after the first failure, doubled after each
 	// next one; zero is 10s.
 	Backoff time.Duration
+	// CopyTimeout bounds each attempt; zero is DefaultCopyTimeout.
+	CopyTimeout time.Duration
 	// Done, when set, is told of each pair done with: copied, present, or
 	// failed for good. It is called from a worker.
 	Done func(Result)
@@ -120,7 +122,7 @@ func (q *Queue) worker() {
 			q.mu.Lock()
 			q.copying++
 			q.mu.Unlock()
-			r := runPair(q.ctx, q.c, p, Options{})
+			r := runPair(q.ctx, q.c, p, Options{CopyTimeout: q.o.CopyTimeout})
 			q.mu.Lock()
 			q.copying--
 			q.mu.Unlock()
@@ -155,6 +157,9 @@ func (q *Queue) finish(p Pair, r Result) {
 	case r.Err != nil:
 		q.o.Metrics.counted("failed", 0)
 		log.Warn("copy into the mirror failed", "error", clipText(r.Err.Error()), "attempts", attempt)
+	case r.Status == Copied && r.DigestOnly:
+		q.o.Metrics.counted("copied", r.Bytes)
+		log.Info("copied into the mirror by digest; the tag is left as it was: the source's tag names another digest", "digest", r.Digest, "bytes", r.Bytes, "took", r.Duration)
 	case r.Status == Copied:
 		q.o.Metrics.counted("copied", r.Bytes)
 		log.Info("copied into the mirror", "digest", r.Digest, "bytes", r.Bytes, "took", r.Duration)

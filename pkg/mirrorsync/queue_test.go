@@ -3,15 +3,26 @@ package mirrorsync
 import (
 	"context"
 	"errors"
+	"fmt"
+	"io"
+	"log"
+	"net"
+	"net/http/httptest"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/google/go-containerregistry/pkg/authn"
+	"github.com/google/go-containerregistry/pkg/name"
+	ggcrregistry "github.com/google/go-containerregistry/pkg/registry"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"kmirror.dev/kmirror/pkg/registry"
+	"kmirror.dev/kmirror/pkg/registrytest"
 )
 
 // flaky fails the first copies it is asked for.
@@ -157,4 +168,79 @@ func TestQueueRetries(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestQueueWorkersComeBack: copies from a source that accepts connections
+// and never answers end at the copy timeout and give their workers back:
+// with four workers, a copy queued after four such is done.
+func TestQueueWorkersComeBack(t *testing.T) {
+	silent := silentSource(t)
+	good := httptest.NewServer(ggcrregistry.New(ggcrregistry.Logger(log.New(io.Discard, "", 0))))
+	defer good.Close()
+	host := strings.TrimPrefix(good.URL, "http://")
+	_, img, err := registrytest.Make(registrytest.Spec{Platforms: []string{"linux/amd64"}, Single: true, Layers: 1, LayerSize: 100, Seed: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ref, _ := name.ParseReference(host+"/app:1", name.Insecure)
+	if err := remote.Write(ref, img); err != nil {
+		t.Fatal(err)
+	}
+	c, err := registry.New(registry.Options{PlainHTTP: []string{silent, host}, Keychain: authn.NewMultiKeychain(), Retry: registry.Retry{Attempts: 1}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := newDoneLog()
+	q := NewQueue(c, QueueOptions{Workers: 4, Attempts: 1, CopyTimeout: 200 * time.Millisecond, Done: done.done})
+	defer q.Close()
+	for i := range 4 {
+		q.Enqueue(Pair{fmt.Sprintf("%s/app:%d", silent, i), fmt.Sprintf("%s/mirror/stalled:%d", host, i)})
+	}
+	q.Enqueue(Pair{host + "/app:1", host + "/mirror/app:1"})
+	timedOut, copied := 0, 0
+	for range 5 {
+		switch r := done.next(t); {
+		case r.Status == Copied:
+			copied++
+		case r.Err != nil && strings.Contains(r.Err.Error(), "not done within the copy timeout of 200ms"):
+			timedOut++
+		default:
+			t.Errorf("unexpected result %+v", r)
+		}
+	}
+	if timedOut != 4 || copied != 1 {
+		t.Errorf("%d copies timed out and %d copied; want 4 and 1", timedOut, copied)
+	}
+}
+
+// silentSource is a registry host that accepts connections and never
+// answers.
+func silentSource(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	conns := make(chan net.Conn, 100)
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			conns <- c
+		}
+	}()
+	t.Cleanup(func() {
+		ln.Close()
+		for {
+			select {
+			case c := <-conns:
+				c.Close()
+			default:
+				return
+			}
+		}
+	})
+	return ln.Addr().String()
 }
