@@ -113,6 +113,13 @@ func (f *fakeRegistry) Head(ctx context.Context, image string) (*v1.Descriptor, 
 	return &v1.Descriptor{Digest: h}, nil
 }
 
+// headCount is how many times image was asked for.
+func (f *fakeRegistry) headCount(image string) int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.heads[image]
+}
+
 func (f *fakeRegistry) Check(ctx context.Context, src, dst string, _ []v1.Platform) (registry.State, error) {
 	s, err := f.Head(ctx, src)
 	if err != nil {
