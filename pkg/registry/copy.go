@@ -206,11 +206,7 @@ func (c *Client) source(ctx context.Context, src, dst Ref, digest string, platfo
 // into a target repository starts here, so that whatever a registry needs
 // before a repository's first write has one place to go.
 func (c *Client) pusher(ctx context.Context, repo name.Repository, extra ...remote.Option) (*remote.Pusher, error) {
-	p, err := remote.NewPusher(c.options(remote.WithContext(ctx), extra...)...)
-	if err != nil {
-		return nil, fmt.Errorf("writing to %s: %w", repo, err)
-	}
-	return p, nil
+	return remote.NewPusher(c.options(remote.WithContext(ctx), extra...)...)
 }
 
 // progress passes go-containerregistry's updates to report, from one
