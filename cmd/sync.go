@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"strings"
+	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/spf13/cobra"
@@ -28,11 +29,12 @@ type SyncOptions struct {
 	RulesOptions
 	ColorOptions
 	RegistryOptions
-	Images    []string
-	Platforms []string
-	DryRun    bool
-	Quiet     bool
-	Output    string
+	Images      []string
+	Platforms   []string
+	DryRun      bool
+	Quiet       bool
+	Output      string
+	CopyTimeout time.Duration
 
 	platforms []v1.Platform
 }
@@ -46,6 +48,7 @@ func (o *SyncOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.StringArrayVar(&o.Images, "images", nil, `a file listing source images, one per line, as "kmirror images -o mirror-list" writes it ("-" for stdin); repeatable`)
 	fs.StringSliceVar(&o.Platforms, "platform", nil, "copy only these platforms of each index, os/arch[/variant][,...]; makes a new index digest")
 	fs.BoolVar(&o.DryRun, "dry-run", false, "check every image and list what would be copied; copy nothing")
+	fs.DurationVar(&o.CopyTimeout, "copy-timeout", mirrorsync.DefaultCopyTimeout, "the time limit of each image, its checks and its copy; an image not done by then fails")
 	fs.BoolVarP(&o.Quiet, "quiet", "q", false, "print only errors")
 	fs.StringVarP(&o.Output, "output", "o", "text", "format of the report on stdout: text or json")
 }
@@ -60,6 +63,9 @@ func (o *SyncOptions) Validate(args []string) error {
 	}
 	if o.Output != "text" && o.Output != "json" {
 		return fmt.Errorf("--output must be text or json, not %q", o.Output)
+	}
+	if o.CopyTimeout <= 0 {
+		return fmt.Errorf("--copy-timeout must be positive, not %s", o.CopyTimeout)
 	}
 	stdin := 0
 	for _, f := range o.Images {
@@ -110,7 +116,10 @@ straight from the source to the mirror; blobs the mirror holds are not sent
 again, and blobs this run put in another repository of the mirror are
 mounted from there. The tag is written last, so no tag ever names a
 half-copied image, even after Ctrl-C. A "repo:tag@digest" image is copied
-by its digest and tagged.
+by its digest, and tagged only when the source's tag names that digest
+now: a manifest that pins an old digest never moves the mirror's tag back.
+Each image must be done within --copy-timeout, and a transfer that stops
+(no answer within 30s, no byte for 60s) fails.
 
 --platform copies a subset of each index as a new index, whose digest is
 not the source's; a digest-pinned image is refused with --platform, since
@@ -168,7 +177,7 @@ func (o *SyncOptions) Run(cmd *cobra.Command, args []string) error {
 	ctx := cmd.Context() // cobra's Execute sets one
 	progress := newSyncProgress(cmd.ErrOrStderr(), len(plan.Pairs()), o.DryRun, o.Quiet)
 	results := mirrorsync.Run(ctx, client, plan.Pairs(), mirrorsync.Options{
-		Jobs: o.Jobs, DryRun: o.DryRun, Platforms: o.platforms, Observer: progress,
+		Jobs: o.Jobs, DryRun: o.DryRun, Platforms: o.platforms, Observer: progress, CopyTimeout: o.CopyTimeout,
 	})
 	progress.Wait()
 	sum := mirrorsync.Summarize(results)
@@ -243,18 +252,19 @@ type syncReport struct {
 
 type syncImage struct {
 	mirrorsync.Pair
-	Status  mirrorsync.Status `json:"status"`
-	Digest  string            `json:"digest,omitempty"`
-	Bytes   int64             `json:"bytes"`
-	Seconds float64           `json:"seconds"`
-	Error   string            `json:"error,omitempty"`
+	Status     mirrorsync.Status `json:"status"`
+	Digest     string            `json:"digest,omitempty"`
+	DigestOnly bool              `json:"digestOnly,omitempty"`
+	Bytes      int64             `json:"bytes"`
+	Seconds    float64           `json:"seconds"`
+	Error      string            `json:"error,omitempty"`
 }
 
 func (o *SyncOptions) report(cmd *cobra.Command, results []mirrorsync.Result, sum mirrorsync.Summary) error {
 	if o.Output == "json" {
 		rep := syncReport{DryRun: o.DryRun, Summary: sum, Images: []syncImage{}}
 		for _, r := range results {
-			img := syncImage{Pair: r.Pair, Status: r.Status, Digest: r.Digest, Bytes: r.Bytes, Seconds: r.Duration.Seconds()}
+			img := syncImage{Pair: r.Pair, Status: r.Status, Digest: r.Digest, DigestOnly: r.DigestOnly, Bytes: r.Bytes, Seconds: r.Duration.Seconds()}
 			if r.Err != nil {
 				img.Error = failure(r.Err)
 			}
@@ -290,13 +300,19 @@ func (o *SyncOptions) report(cmd *cobra.Command, results []mirrorsync.Result, su
 	}
 	b.WriteByte('\n')
 	for _, r := range results {
-		if r.Status == mirrorsync.Failed && !errors.Is(r.Err, context.Canceled) {
+		switch {
+		case r.Status == mirrorsync.Failed && !errors.Is(r.Err, context.Canceled):
 			fmt.Fprintf(&b, "%s %s -> %s: %v\n", oldColor.Sprint("failed:"), r.Source, r.Target, r.Err)
+		case r.DigestOnly:
+			fmt.Fprintf(&b, "%s %s -> %s: %s\n", warnColor.Sprint("by digest only:"), r.Source, r.Target, digestOnlyWhy)
 		}
 	}
 	_, err := io.WriteString(cmd.OutOrStdout(), b.String())
 	return err
 }
+
+// digestOnlyWhy says why a tag+digest image was copied without its tag.
+const digestOnlyWhy = "the source's tag names another digest now, so the mirror's tag is left as it was"
 
 // formatBytes writes n in decimal units, as the README's figures are.
 func formatBytes(n int64) string {

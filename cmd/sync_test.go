@@ -78,6 +78,7 @@ func TestSyncFlags(t *testing.T) {
 		{[]string{"sync", "--platform", "amd64"}, `--platform "amd64" is not os/arch`},
 		{[]string{"sync", "--images", "-", "-"}, `stdin ("-") can be read once`},
 		{[]string{"sync", "-o", "yaml"}, "--output must be text or json"},
+		{[]string{"sync", "--copy-timeout", "0s"}, "--copy-timeout must be positive"},
 		{[]string{"sync", "--plain-http", "host/path", "--images", "/dev/null"}, `plain-HTTP registry "host/path" is not a registry`},
 		{[]string{"sync", "--images", "/nonexistent"}, "reading the image list"},
 		{[]string{"verify", "--timeout", "0s"}, "--timeout must be positive"},

@@ -61,6 +61,9 @@ func resultLine(r mirrorsync.Result) string {
 	switch r.Status {
 	case mirrorsync.Copied:
 		line += fmt.Sprintf(" (%s in %.1fs)", formatBytes(r.Bytes), r.Duration.Seconds())
+		if r.DigestOnly {
+			line += " by digest only: " + digestOnlyWhy
+		}
 	case mirrorsync.Failed:
 		line = oldColor.Sprint(line) + ": " + failure(r.Err)
 	}

@@ -113,6 +113,13 @@ func (f *fakeRegistry) Head(ctx context.Context, image string) (*v1.Descriptor, 
 	return &v1.Descriptor{Digest: h}, nil
 }
 
+// headCount is how many times image was asked for.
+func (f *fakeRegistry) headCount(image string) int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.heads[image]
+}
+
 func (f *fakeRegistry) Check(ctx context.Context, src, dst string, _ []v1.Platform) (registry.State, error) {
 	s, err := f.Head(ctx, src)
 	if err != nil {
@@ -218,6 +225,24 @@ func TestRunInterrupted(t *testing.T) {
 	// Only the two pairs in flight started; none after Ctrl-C.
 	if obs.started.Load() != 2 || obs.done.Load() != 2 {
 		t.Errorf("observer heard %d starts and %d ends, want 2 and 2", obs.started.Load(), obs.done.Load())
+	}
+}
+
+// TestRunCopyTimeout: a pair that takes longer than the copy timeout
+// fails, saying so, and the others go on; the run is not interrupted.
+func TestRunCopyTimeout(t *testing.T) {
+	f := &fakeRegistry{images: map[string]string{"a:1": d1, "b:1": d1}, delay: time.Hour}
+	// The test's own bound, far above the timeout.
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	results := Run(ctx, f, []Pair{{"a:1", "m/a:1"}, {"b:1", "m/b:1"}}, Options{Jobs: 1, CopyTimeout: 50 * time.Millisecond})
+	for _, r := range results {
+		if r.Status != Failed || !strings.Contains(r.Err.Error(), "copying "+r.Source+" to "+r.Target+": not done within the copy timeout of 50ms") {
+			t.Errorf("%s: %s, %v; want failed for the copy timeout", r.Source, r.Status, r.Err)
+		}
+	}
+	if s := Summarize(results); s.Failed != 2 || s.Interrupted || ctx.Err() != nil {
+		t.Errorf("summary %+v; want 2 failed, not interrupted, within the test's bound", s)
 	}
 }
 

@@ -1,8 +1,10 @@
 package mirrorsync
 
 import (
+	"cmp"
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"sync"
 	"time"
@@ -41,6 +43,10 @@ type Result struct {
 	Digest string
 	// Bytes counts the bytes sent to the mirror.
 	Bytes int64
+	// DigestOnly reports that a "repo:tag@digest" source was copied by its
+	// digest alone: the source's tag names another digest now, so the
+	// mirror's tag was left as it was (see registry.Client.Copy).
+	DigestOnly bool
 	// Err says why a pair failed.
 	Err      error
 	Duration time.Duration
@@ -67,7 +73,13 @@ type Options struct {
 	Platforms []v1.Platform
 	// Observer, when set, hears of each pair.
 	Observer Observer
+	// CopyTimeout bounds each pair, its checks and copy together; zero is
+	// DefaultCopyTimeout.
+	CopyTimeout time.Duration
 }
+
+// DefaultCopyTimeout bounds a pair when Options do not say.
+const DefaultCopyTimeout = 10 * time.Minute
 
 // Run handles every pair, Jobs at a time, and returns their results in
 // the order of pairs. A pair that fails does not stop the others; when ctx
@@ -110,7 +122,13 @@ func runPair(ctx context.Context, c Copier, p Pair, o Options) Result {
 		o.Observer.Started(p)
 	}
 	start := time.Now()
-	r := handle(ctx, c, p, o)
+	timeout := cmp.Or(o.CopyTimeout, DefaultCopyTimeout)
+	pctx, cancel := context.WithTimeout(ctx, timeout)
+	r := handle(pctx, c, p, o)
+	cancel()
+	if errors.Is(r.Err, context.DeadlineExceeded) && ctx.Err() == nil {
+		r.Err = fmt.Errorf("copying %s to %s: not done within the copy timeout of %v: %w", p.Source, p.Target, timeout, r.Err)
+	}
 	r.Pair, r.Duration = p, time.Since(start)
 	if r.Err != nil {
 		r.Status = Failed
@@ -142,7 +160,7 @@ func handle(ctx context.Context, c Copier, p Pair, o Options) Result {
 		progress = func(complete, total int64) { o.Observer.Progress(p, complete, total) }
 	}
 	res, err := c.Copy(ctx, p.Source, p.Target, registry.CopyOptions{Platforms: o.Platforms, Progress: progress})
-	r := Result{Status: Present, Digest: res.Digest, Bytes: res.Bytes, Err: err}
+	r := Result{Status: Present, Digest: res.Digest, Bytes: res.Bytes, DigestOnly: res.DigestOnly, Err: err}
 	if res.Copied {
 		r.Status = Copied
 	}
@@ -157,6 +175,8 @@ type Summary struct {
 	Present   int `json:"present"`
 	WouldCopy int `json:"wouldCopy"`
 	Failed    int `json:"failed"`
+	// DigestOnly counts the copied pairs whose tag was not written.
+	DigestOnly int `json:"digestOnly"`
 	// Bytes counts the bytes the copies that succeeded sent.
 	Bytes int64 `json:"bytes"`
 	// Interrupted reports whether the run was cut short: Canceled of the
@@ -173,6 +193,9 @@ func Summarize(results []Result) Summary {
 		case Copied:
 			s.Copied++
 			s.Bytes += r.Bytes
+			if r.DigestOnly {
+				s.DigestOnly++
+			}
 		case Present:
 			s.Present++
 		case WouldCopy:

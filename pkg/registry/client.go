@@ -1,6 +1,7 @@
 package registry
 
 import (
+	"cmp"
 	"crypto/tls"
 	"fmt"
 	"net"
@@ -11,6 +12,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"golang.org/x/sync/singleflight"
 )
 
 // Options configure a Client. The zero value reads credentials from the
@@ -39,6 +41,12 @@ type Options struct {
 	Transport http.RoundTripper
 	// Retry is the retry policy of every request.
 	Retry Retry
+	// HeaderTimeout fails a request whose response headers do not come
+	// within it of the request being sent; zero is DefaultHeaderTimeout.
+	HeaderTimeout time.Duration
+	// IdleTimeout fails a transfer that moves no byte of a request or
+	// response body for this long; zero is DefaultIdleTimeout.
+	IdleTimeout time.Duration
 	// Jobs is how many blobs of one image are copied at once; zero is 4.
 	Jobs int
 	// UserAgent is sent with every request.
@@ -57,6 +65,8 @@ type Client struct {
 	blobs     *blobIndex
 	// repositories is Options.Repositories.
 	repositories RepositoryCreator
+	// flights are the copies in flight, by target repository and digest.
+	flights singleflight.Group
 	// config is Options.ConfigFile, for messages.
 	config string
 }
@@ -96,8 +106,9 @@ func New(o Options) (*Client, error) {
 	if inner == nil {
 		inner = defaultTransport()
 	}
+	stall := &stallTransport{inner: inner, header: cmp.Or(o.HeaderTimeout, DefaultHeaderTimeout), idle: cmp.Or(o.IdleTimeout, DefaultIdleTimeout)}
 	c.transport = &retryTransport{
-		inner:  &guardTransport{inner: inner, plain: c.plain},
+		inner:  &guardTransport{inner: stall, plain: c.plain},
 		policy: o.Retry.withDefaults(),
 		sleep:  sleepContext,
 	}
@@ -156,8 +167,8 @@ func (r Ref) Pull() name.Reference {
 	return r.Repo.Tag(r.tag())
 }
 
-// Push is the reference a copy writes last: the tag when one is written
-// (or implied), else the digest.
+// Push is the reference a push writes: the tag when one is written (or
+// implied), else the digest.
 func (r Ref) Push() name.Reference {
 	if r.Tag == "" && r.Digest != "" {
 		return r.Repo.Digest(r.Digest)

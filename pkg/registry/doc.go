@@ -5,14 +5,20 @@
 // TLS trust from the system pool (SSL_CERT_FILE works), plain HTTP only
 // for the registries named in Options.PlainHTTP, and one retry policy
 // covers every request: 429, 5xx and connection errors are retried with
-// exponential backoff, and a Retry-After header is honoured.
+// exponential backoff, and a Retry-After header is honoured. What a
+// registry can make a Client wait for or read is bounded: a request whose
+// response headers do not come within Options.HeaderTimeout (30s), or a
+// body that moves no byte for Options.IdleTimeout (60s), fails; a manifest
+// over MaxManifestBytes (4 MiB, distribution's limit) is not read.
 //
 // The Client answers two questions and does one thing:
 //
 //   - Head: does a registry hold this image, and under which digest?
 //   - Check: does a mirror already hold what a source image names?
 //   - Copy: make the mirror hold it, byte for byte, children first and the
-//     tag last, so that no tag ever names a half-copied image.
+//     tag last, so that no tag ever names a half-copied image. A tag is
+//     written only to the digest the source's tag names now, so that a
+//     "repo:tag@digest" reference cannot move a mirror's tag.
 //
 // A [Prober] sends the HEAD requests of a process that runs for long (the
 // webhook), logging in once per repository rather than once per request.

@@ -26,12 +26,14 @@ type testRegistry struct {
 	log  []string
 	// intercept, when set, may answer a request instead of the registry.
 	intercept func(w http.ResponseWriter, r *http.Request) bool
+	// registry is the registry itself, for an intercept to ask.
+	registry http.Handler
 }
 
 func newTestRegistry(t testing.TB) *testRegistry {
 	t.Helper()
-	tr := &testRegistry{}
 	reg := ggcrregistry.New(ggcrregistry.Logger(log.New(io.Discard, "", 0)))
+	tr := &testRegistry{registry: reg}
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		tr.mu.Lock()
 		tr.log = append(tr.log, r.Method+" "+r.URL.Path)

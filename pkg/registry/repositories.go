@@ -14,15 +14,3 @@ import (
 type RepositoryCreator interface {
 	CreateRepository(ctx context.Context, repo name.Repository) error
 }
-
-// createRepository asks Options.Repositories to make dst's repository
-// exist, before anything is written to it.
-func (c *Client) createRepository(ctx context.Context, dst Ref) error {
-	if c.repositories == nil {
-		return nil
-	}
-	if err := c.repositories.CreateRepository(ctx, dst.Repo); err != nil {
-		return &Error{Op: "writing", Image: dst.String(), Registry: dst.Repo.RegistryStr(), Err: err, Config: c.config}
-	}
-	return nil
-}

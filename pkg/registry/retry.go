@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -180,7 +181,8 @@ func sleepContext(ctx context.Context, d time.Duration) error {
 // uploadRetry is ggcr's retry predicate: whether to start a blob upload or
 // a manifest write over after err. retryTransport has already retried
 // every request but a blob's PATCH, so only a PATCH that failed in a way
-// worth retrying starts the upload over.
+// worth retrying starts the upload over, and a manifest that raced with
+// an upload is written again.
 func uploadRetry(err error) bool {
 	var (
 		terr *transport.Error
@@ -188,9 +190,26 @@ func uploadRetry(err error) bool {
 	)
 	switch {
 	case errors.As(err, &terr):
-		return terr.Request != nil && terr.Request.Method == http.MethodPatch && retryStatus(terr.StatusCode)
+		return terr.Request != nil && (terr.Request.Method == http.MethodPatch && retryStatus(terr.StatusCode) || racedManifest(terr))
 	case errors.As(err, &uerr):
 		return uerr.Op == "Patch" && retryError(uerr.Err)
+	}
+	return false
+}
+
+// racedManifest reports whether a registry refused a manifest PUT as
+// distribution does when an upload of one of its blobs into the same
+// repository runs at the same time: it reads its link to the blob while
+// the upload rewrites it, and answers DIGEST_INVALID and
+// MANIFEST_BLOB_UNKNOWN. The same PUT succeeds a moment later.
+func racedManifest(terr *transport.Error) bool {
+	if terr.Request.Method != http.MethodPut || !strings.Contains(terr.Request.URL.Path, "/manifests/") {
+		return false
+	}
+	for _, d := range terr.Errors {
+		if d.Code == transport.DigestInvalidErrorCode || d.Code == transport.ManifestBlobUnknownErrorCode {
+			return true
+		}
 	}
 	return false
 }
