@@ -1,7 +1,6 @@
 package cmd
 
 import (
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -164,21 +163,22 @@ func (o *SyncOptions) Run(cmd *cobra.Command, args []string) error {
 	if err != nil {
 		return err
 	}
+	pairs := plan.Pairs()
 	ctx := cmd.Context() // cobra's Execute sets one
-	progress := newSyncProgress(cmd.ErrOrStderr(), len(plan.Pairs()), o.DryRun, o.Quiet)
-	results := mirrorsync.Run(ctx, client, plan.Pairs(), mirrorsync.Options{
+	progress := newSyncProgress(cmd.ErrOrStderr(), len(pairs), o.DryRun, o.Quiet)
+	results := mirrorsync.Run(ctx, client, pairs, mirrorsync.Options{
 		Jobs: o.Jobs, DryRun: o.DryRun, Platforms: o.platforms, Observer: progress,
 	})
 	progress.Wait()
-	sum := mirrorsync.Summarize(results)
-	if err := o.report(cmd, results, sum); err != nil {
+	rep := mirrorsync.NewReport(results, o.DryRun)
+	if err := o.report(cmd, rep); err != nil {
 		return err
 	}
 	switch {
 	case ctx.Err() != nil:
 		fmt.Fprintln(cmd.ErrOrStderr(), "kmirror: interrupted; no tag names an image that was not copied whole")
 		return &ExitError{Code: exitInterrupted}
-	case sum.Failed > 0:
+	case rep.Summary.Failed > 0:
 		return &ExitError{Code: 1}
 	}
 	return nil
@@ -233,64 +233,42 @@ func openList(cmd *cobra.Command, name string) (io.Reader, func(), error) {
 	return f, func() { f.Close() }, nil
 }
 
-// syncReport is the -o json document.
-type syncReport struct {
-	DryRun  bool               `json:"dryRun"`
-	Summary mirrorsync.Summary `json:"summary"`
-	Images  []syncImage        `json:"images"`
-}
-
-type syncImage struct {
-	mirrorsync.Pair
-	Status  mirrorsync.Status `json:"status"`
-	Digest  string            `json:"digest,omitempty"`
-	Bytes   int64             `json:"bytes"`
-	Seconds float64           `json:"seconds"`
-	Error   string            `json:"error,omitempty"`
-}
-
-func (o *SyncOptions) report(cmd *cobra.Command, results []mirrorsync.Result, sum mirrorsync.Summary) error {
+// report writes rep to stdout: the -o json document, or the summary and
+// the failures; with -q, only the failures, on stderr.
+func (o *SyncOptions) report(cmd *cobra.Command, rep mirrorsync.Report) error {
 	if o.Output == "json" {
-		rep := syncReport{DryRun: o.DryRun, Summary: sum, Images: []syncImage{}}
-		for _, r := range results {
-			img := syncImage{Pair: r.Pair, Status: r.Status, Digest: r.Digest, Bytes: r.Bytes, Seconds: r.Duration.Seconds()}
-			if r.Err != nil {
-				img.Error = failure(r.Err)
-			}
-			rep.Images = append(rep.Images, img)
-		}
 		enc := json.NewEncoder(cmd.OutOrStdout())
 		enc.SetIndent("", "  ")
 		return enc.Encode(rep)
 	}
 	if o.Quiet {
-		for _, r := range results {
-			if r.Status == mirrorsync.Failed {
-				fmt.Fprintf(cmd.ErrOrStderr(), "kmirror: %s -> %s: %s\n", r.Source, r.Target, failure(r.Err))
+		for _, img := range rep.Images {
+			if img.Status == mirrorsync.Failed {
+				fmt.Fprintf(cmd.ErrOrStderr(), "kmirror: %s -> %s: %s\n", img.Source, img.Target, img.Error)
 			}
 		}
 		return nil
 	}
 	var b strings.Builder
-	interrupted := sum.Canceled
-	if o.DryRun {
-		for _, r := range results {
-			if r.Status == mirrorsync.WouldCopy {
-				fmt.Fprintf(&b, "would copy %s -> %s\n", r.Source, r.Target)
+	sum := rep.Summary
+	if rep.DryRun {
+		for _, img := range rep.Images {
+			if img.Status == mirrorsync.WouldCopy {
+				fmt.Fprintf(&b, "would copy %s -> %s\n", img.Source, img.Target)
 			}
 		}
-		fmt.Fprintf(&b, "would copy %d, already present %d, failed %d", sum.WouldCopy, sum.Present, sum.Failed-interrupted)
+		fmt.Fprintf(&b, "would copy %d, already present %d, failed %d", sum.WouldCopy, sum.Present, sum.Failed)
 	} else {
 		fmt.Fprintf(&b, "copied %d %s (%s), already present %d, failed %d",
-			sum.Copied, plural(sum.Copied, "image"), formatBytes(sum.Bytes), sum.Present, sum.Failed-interrupted)
+			sum.Copied, plural(sum.Copied, "image"), formatBytes(sum.Bytes), sum.Present, sum.Failed)
 	}
-	if interrupted > 0 {
-		fmt.Fprintf(&b, ", not done (interrupted) %d", interrupted)
+	if sum.Interrupted > 0 {
+		fmt.Fprintf(&b, ", not done (interrupted) %d", sum.Interrupted)
 	}
 	b.WriteByte('\n')
-	for _, r := range results {
-		if r.Status == mirrorsync.Failed && !errors.Is(r.Err, context.Canceled) {
-			fmt.Fprintf(&b, "%s %s -> %s: %v\n", oldColor.Sprint("failed:"), r.Source, r.Target, r.Err)
+	for _, img := range rep.Images {
+		if img.Status == mirrorsync.Failed {
+			fmt.Fprintf(&b, "%s %s -> %s: %s\n", oldColor.Sprint("failed:"), img.Source, img.Target, img.Error)
 		}
 	}
 	_, err := io.WriteString(cmd.OutOrStdout(), b.String())

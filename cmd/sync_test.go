@@ -49,8 +49,13 @@ func TestSyncAndVerify(t *testing.T) {
 	if code != 1 || !strings.HasPrefix(out, "copied 1 image (") || !strings.Contains(out, "failed: "+host+"/src/gone:1 -> "+host+"/mirror/gone:1: checking "+host+"/src/gone:1: not found in "+host) {
 		t.Errorf("sync: exit %d\n%s%s", code, out, errOut)
 	}
-	if !strings.Contains(errOut, "copied     "+host+"/src/app:1 -> "+host+"/mirror/app:1 (") {
+	if !strings.Contains(errOut, "copied      "+host+"/src/app:1 -> "+host+"/mirror/app:1 (") ||
+		!strings.Contains(errOut, "failed      "+host+"/src/gone:1 -> "+host+"/mirror/gone:1\n") {
 		t.Errorf("sync's progress lines:\n%s", errOut)
+	}
+	// Printed once: in the summary, not in the progress lines too.
+	if n := strings.Count(out+errOut, "not found in "+host); n != 1 {
+		t.Errorf("the failure is printed %d times:\n%s%s", n, out, errOut)
 	}
 	out, errOut, code = run(t, manifest, append([]string{"sync", "-q"}, flags...)...)
 	if code != 1 || out != "" || !strings.HasPrefix(errOut, "kmirror: "+host+"/src/gone:1 -> ") || strings.Count(errOut, "\n") != 1 {

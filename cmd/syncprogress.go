@@ -1,8 +1,6 @@
 package cmd
 
 import (
-	"context"
-	"errors"
 	"fmt"
 	"io"
 	"math"
@@ -55,14 +53,15 @@ func (p *lineProgress) Done(r mirrorsync.Result) {
 	fmt.Fprintln(p.w, resultLine(r))
 }
 
-// resultLine is one image's line: what became of it, and why or how much.
+// resultLine is one image's line: what became of it, and how much. A
+// failure's reason is in the summary at the end, printed once.
 func resultLine(r mirrorsync.Result) string {
-	line := fmt.Sprintf("%-10s %s -> %s", r.Status, r.Source, r.Target)
+	line := fmt.Sprintf("%-11s %s -> %s", r.Status, r.Source, r.Target)
 	switch r.Status {
 	case mirrorsync.Copied:
 		line += fmt.Sprintf(" (%s in %.1fs)", formatBytes(r.Bytes), r.Duration.Seconds())
 	case mirrorsync.Failed:
-		line = oldColor.Sprint(line) + ": " + failure(r.Err)
+		line = oldColor.Sprint(line)
 	}
 	return line
 }
@@ -136,12 +135,4 @@ func shorten(s string, n int) string {
 		return s
 	}
 	return "…" + string(r[len(r)-n+1:])
-}
-
-// failure says why a pair failed; an interrupted copy says just that.
-func failure(err error) string {
-	if errors.Is(err, context.Canceled) {
-		return "interrupted"
-	}
-	return err.Error()
 }

@@ -211,9 +211,13 @@ func TestRunInterrupted(t *testing.T) {
 	if d := time.Since(start); d > 5*time.Second {
 		t.Errorf("took %v to stop", d)
 	}
-	s := Summarize(results)
-	if s.Failed != 5 || !s.Interrupted {
-		t.Errorf("summary %+v, want 5 failed, interrupted", s)
+	if diff := cmp.Diff(Summary{Interrupted: 5}, Summarize(results)); diff != "" {
+		t.Errorf("summary (-want +got):\n%s", diff)
+	}
+	for _, r := range results {
+		if r.Status != Interrupted || !errors.Is(r.Err, context.Canceled) {
+			t.Errorf("%s: %s, %v; want interrupted", r.Source, r.Status, r.Err)
+		}
 	}
 	// Only the two pairs in flight started; none after Ctrl-C.
 	if obs.started.Load() != 2 || obs.done.Load() != 2 {

@@ -30,6 +30,9 @@ const (
 	Present   Status = "present"
 	WouldCopy Status = "would copy"
 	Failed    Status = "failed"
+	// Interrupted: the run was cut short (Ctrl-C, SIGTERM) before the
+	// pair was done, or while it was being copied.
+	Interrupted Status = "interrupted"
 )
 
 // Result is what became of one pair.
@@ -41,7 +44,7 @@ type Result struct {
 	Digest string
 	// Bytes counts the bytes sent to the mirror.
 	Bytes int64
-	// Err says why a pair failed.
+	// Err says why a pair failed or was interrupted.
 	Err      error
 	Duration time.Duration
 }
@@ -71,7 +74,7 @@ type Options struct {
 
 // Run handles every pair, Jobs at a time, and returns their results in
 // the order of pairs. A pair that fails does not stop the others; when ctx
-// ends, pairs not yet started fail with ctx's error.
+// ends, pairs not yet done are Interrupted.
 func Run(ctx context.Context, c Copier, pairs []Pair, o Options) []Result {
 	jobs := o.Jobs
 	if jobs <= 0 {
@@ -86,7 +89,7 @@ func Run(ctx context.Context, c Copier, pairs []Pair, o Options) []Result {
 			defer wg.Done()
 			for i := range next {
 				if ctx.Err() != nil {
-					results[i] = Result{Pair: pairs[i], Status: Failed, Err: ctx.Err()}
+					results[i] = Result{Pair: pairs[i], Status: Interrupted, Err: ctx.Err()}
 					continue
 				}
 				results[i] = runPair(ctx, c, pairs[i], o)
@@ -94,11 +97,12 @@ func Run(ctx context.Context, c Copier, pairs []Pair, o Options) []Result {
 		}()
 	}
 	for i := range pairs {
-		if ctx.Err() != nil {
-			results[i] = Result{Pair: pairs[i], Status: Failed, Err: ctx.Err()}
-			continue
+		switch {
+		case ctx.Err() != nil:
+			results[i] = Result{Pair: pairs[i], Status: Interrupted, Err: ctx.Err()}
+		default:
+			next <- i
 		}
-		next <- i
 	}
 	close(next)
 	wg.Wait()
@@ -112,7 +116,10 @@ func runPair(ctx context.Context, c Copier, p Pair, o Options) Result {
 	start := time.Now()
 	r := handle(ctx, c, p, o)
 	r.Pair, r.Duration = p, time.Since(start)
-	if r.Err != nil {
+	switch {
+	case r.Err != nil && errors.Is(r.Err, context.Canceled) && ctx.Err() != nil:
+		r.Status = Interrupted
+	case r.Err != nil:
 		r.Status = Failed
 	}
 	if o.Observer != nil {
@@ -151,39 +158,40 @@ func handle(ctx context.Context, c Copier, p Pair, o Options) Result {
 
 func pinned(image string) bool { return strings.Contains(image, "@") }
 
-// Summary counts the results of a run.
+// Summary counts the results of a run, each pair under one status.
 type Summary struct {
 	Copied    int `json:"copied"`
 	Present   int `json:"present"`
 	WouldCopy int `json:"wouldCopy"`
 	Failed    int `json:"failed"`
+	// Interrupted counts the pairs that the end of the run cut short; they
+	// did not fail, and the next run does them.
+	Interrupted int `json:"interrupted"`
 	// Bytes counts the bytes the copies that succeeded sent.
 	Bytes int64 `json:"bytes"`
-	// Interrupted reports whether the run was cut short: Canceled of the
-	// failed pairs were not done for that reason.
-	Interrupted bool `json:"interrupted"`
-	Canceled    int  `json:"-"`
 }
 
 // Summarize counts results.
 func Summarize(results []Result) Summary {
 	var s Summary
 	for _, r := range results {
-		switch r.Status {
-		case Copied:
-			s.Copied++
-			s.Bytes += r.Bytes
-		case Present:
-			s.Present++
-		case WouldCopy:
-			s.WouldCopy++
-		case Failed:
-			s.Failed++
-			if errors.Is(r.Err, context.Canceled) {
-				s.Canceled++
-			}
-		}
+		s.add(r.Status, r.Bytes)
 	}
-	s.Interrupted = s.Canceled > 0
 	return s
+}
+
+func (s *Summary) add(st Status, bytes int64) {
+	switch st {
+	case Copied:
+		s.Copied++
+		s.Bytes += bytes
+	case Present:
+		s.Present++
+	case WouldCopy:
+		s.WouldCopy++
+	case Failed:
+		s.Failed++
+	case Interrupted:
+		s.Interrupted++
+	}
 }
