@@ -75,12 +75,16 @@ type Options struct {
 // Run handles every pair, Jobs at a time, and returns their results in
 // the order of pairs. A pair that fails does not stop the others; when ctx
 // ends, pairs not yet done are Interrupted.
+//
+// Before copying, pairs that write one target reference from sources of
+// different digests fail with a ConflictError, and are not copied.
 func Run(ctx context.Context, c Copier, pairs []Pair, o Options) []Result {
 	jobs := o.Jobs
 	if jobs <= 0 {
 		jobs = 4
 	}
 	results := make([]Result, len(pairs))
+	refused := conflicts(ctx, c, pairs)
 	next := make(chan int)
 	var wg sync.WaitGroup
 	for range min(jobs, len(pairs)) {
@@ -100,6 +104,11 @@ func Run(ctx context.Context, c Copier, pairs []Pair, o Options) []Result {
 		switch {
 		case ctx.Err() != nil:
 			results[i] = Result{Pair: pairs[i], Status: Interrupted, Err: ctx.Err()}
+		case refused[i] != nil:
+			results[i] = Result{Pair: pairs[i], Status: Failed, Err: refused[i]}
+			if o.Observer != nil {
+				o.Observer.Done(results[i])
+			}
 		default:
 			next <- i
 		}
