@@ -32,8 +32,14 @@ type SyncOptions struct {
 	DryRun    bool
 	Quiet     bool
 	Output    string
+	// Shard is "I/N": copy only shard I of N of the pairs.
+	Shard string
+	// MergeReports reads the -o json reports named by the arguments,
+	// instead of copying.
+	MergeReports bool
 
 	platforms []v1.Platform
+	shard     mirrorsync.Shard
 }
 
 // AddFlags registers the sync flags.
@@ -46,6 +52,8 @@ func (o *SyncOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.BoolVar(&o.DryRun, "dry-run", false, "check every image and list what would be copied; copy nothing")
 	fs.BoolVarP(&o.Quiet, "quiet", "q", false, "print only errors")
 	fs.StringVarP(&o.Output, "output", "o", "text", "format of the report on stdout: text or json")
+	fs.StringVar(&o.Shard, "shard", "", "copy only shard I of N of the images, INDEX/COUNT from 0/N to N-1/N; the N shards of one list share it out by target repository, each image in one shard")
+	fs.BoolVar(&o.MergeReports, "merge-reports", false, "copy nothing: join the -o json reports in the files named as arguments (the shards of one run, one or more reports a file) into one summary, with its exit status")
 }
 
 // Validate checks that the flags and arguments go together.
@@ -72,6 +80,14 @@ func (o *SyncOptions) Validate(args []string) error {
 	}
 	if stdin > 1 {
 		return errors.New(`stdin ("-") can be read once: as manifests or as an --images list, not both`)
+	}
+	o.shard = mirrorsync.Shard{}
+	if o.Shard != "" {
+		s, err := mirrorsync.ParseShard(o.Shard)
+		if err != nil {
+			return fmt.Errorf("--shard: %w", err)
+		}
+		o.shard = s
 	}
 	o.platforms = nil
 	for _, s := range o.Platforms {
@@ -151,6 +167,9 @@ func (o *SyncOptions) Run(cmd *cobra.Command, args []string) error {
 	if err := o.Validate(args); err != nil {
 		return err
 	}
+	if o.MergeReports {
+		return o.merge(cmd, args)
+	}
 	eng, err := o.Engine()
 	if err != nil {
 		return err
@@ -163,14 +182,17 @@ func (o *SyncOptions) Run(cmd *cobra.Command, args []string) error {
 	if err != nil {
 		return err
 	}
-	pairs := plan.Pairs()
+	pairs := o.shard.Select(plan.Pairs())
+	if !o.shard.Whole() && !o.Quiet {
+		fmt.Fprintf(cmd.ErrOrStderr(), "%s shard %s holds %d of the %d %s\n", warnColor.Sprint("note:"), o.shard, len(pairs), len(plan.Pairs()), plural(len(plan.Pairs()), "image"))
+	}
 	ctx := cmd.Context() // cobra's Execute sets one
 	progress := newSyncProgress(cmd.ErrOrStderr(), len(pairs), o.DryRun, o.Quiet)
 	results := mirrorsync.Run(ctx, client, pairs, mirrorsync.Options{
 		Jobs: o.Jobs, DryRun: o.DryRun, Platforms: o.platforms, Observer: progress,
 	})
 	progress.Wait()
-	rep := mirrorsync.NewReport(results, o.DryRun)
+	rep := mirrorsync.NewReport(results, o.DryRun, o.shard)
 	if err := o.report(cmd, rep); err != nil {
 		return err
 	}
@@ -179,6 +201,51 @@ func (o *SyncOptions) Run(cmd *cobra.Command, args []string) error {
 		fmt.Fprintln(cmd.ErrOrStderr(), "kmirror: interrupted; no tag names an image that was not copied whole")
 		return &ExitError{Code: exitInterrupted}
 	case rep.Summary.Failed > 0:
+		return &ExitError{Code: 1}
+	}
+	return nil
+}
+
+// mergeFlags are the flags that --merge-reports has no use for.
+var mergeFlags = []string{"images", "shard", "dry-run", "platform", "rules", "plain-http", "jobs"}
+
+// merge joins the reports in the files of args into one, and exits 1 when
+// a pair of any shard is not in the mirror.
+func (o *SyncOptions) merge(cmd *cobra.Command, args []string) error {
+	for _, name := range mergeFlags {
+		if cmd.Flags().Changed(name) {
+			return fmt.Errorf("--%s has no effect with --merge-reports, which copies nothing", name)
+		}
+	}
+	if len(args) == 0 {
+		return errors.New("--merge-reports: name the report files (- for stdin)")
+	}
+	var reports []mirrorsync.Report
+	for _, name := range args {
+		r, closer, err := openInput(cmd, name, "the report")
+		if err != nil {
+			return err
+		}
+		reps, skipped, err := mirrorsync.ReadReports(r, name)
+		closer()
+		if err != nil {
+			return err
+		}
+		if !o.Quiet {
+			for _, line := range skipped {
+				fmt.Fprintf(cmd.ErrOrStderr(), "%s not a report, skipped: %s\n", warnColor.Sprint("note:"), line)
+			}
+		}
+		reports = append(reports, reps...)
+	}
+	rep, err := mirrorsync.MergeReports(reports)
+	if err != nil {
+		return fmt.Errorf("merging the reports: %w", err)
+	}
+	if err := o.report(cmd, rep); err != nil {
+		return err
+	}
+	if rep.Summary.Failed+rep.Summary.Interrupted > 0 {
 		return &ExitError{Code: 1}
 	}
 	return nil
@@ -204,7 +271,7 @@ func (o *SyncOptions) plan(cmd *cobra.Command, args []string, eng *mirror.Engine
 		}
 	}
 	for _, name := range o.Images {
-		r, closer, err := openList(cmd, name)
+		r, closer, err := openInput(cmd, name, "the image list")
 		if err != nil {
 			return nil, err
 		}
@@ -222,13 +289,14 @@ func (o *SyncOptions) plan(cmd *cobra.Command, args []string, eng *mirror.Engine
 	return plan, nil
 }
 
-func openList(cmd *cobra.Command, name string) (io.Reader, func(), error) {
+// openInput opens the file name, what it is for messages; "-" is stdin.
+func openInput(cmd *cobra.Command, name, what string) (io.Reader, func(), error) {
 	if name == "-" {
 		return cmd.InOrStdin(), func() {}, nil
 	}
 	f, err := os.Open(name)
 	if err != nil {
-		return nil, nil, fmt.Errorf("reading the image list: %w", err)
+		return nil, nil, fmt.Errorf("reading %s: %w", what, err)
 	}
 	return f, func() { f.Close() }, nil
 }

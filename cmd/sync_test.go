@@ -85,6 +85,13 @@ func TestSyncFlags(t *testing.T) {
 		{[]string{"sync", "-o", "yaml"}, "--output must be text or json"},
 		{[]string{"sync", "--plain-http", "host/path", "--images", "/dev/null"}, `plain-HTTP registry "host/path" is not a registry`},
 		{[]string{"sync", "--images", "/nonexistent"}, "reading the image list"},
+		{[]string{"sync", "--shard", "3/3", "--images", "/dev/null"}, `--shard: shard "3/3": the index counts from 0`},
+		{[]string{"sync", "--shard", "1of3", "--images", "/dev/null"}, `--shard: shard "1of3" is not INDEX/COUNT`},
+		{[]string{"sync", "--merge-reports"}, "--merge-reports: name the report files"},
+		{[]string{"sync", "--merge-reports", "--images", "list.txt", "a.json"}, "--images has no effect with --merge-reports"},
+		{[]string{"sync", "--merge-reports", "--shard", "0/2", "a.json"}, "--shard has no effect with --merge-reports"},
+		{[]string{"sync", "--merge-reports", "/nonexistent"}, "reading the report: open /nonexistent"},
+		{[]string{"sync", "--merge-reports", "/dev/null"}, "/dev/null holds no report"},
 		{[]string{"verify", "--timeout", "0s"}, "--timeout must be positive"},
 		{[]string{"verify", "--rules", "/nonexistent"}, "/nonexistent"},
 	} {
