@@ -19,8 +19,8 @@ func TestRunConflicts(t *testing.T) {
 		"a.io/app:1": d1, "b.io/app:1": d2, // two sources, one target, two images
 		"k8s.gcr.io/pause:3.9": d1, "registry.k8s.io/pause:3.9": d1, // two sources, one image
 		"c.io/tool:1": d2, "c.io/tool:1@" + d2: d2, // the tag names the pinned digest
-		"nginx:1":     d1,
-		"e.io/x:1":    d1, "f.io/x:1": d2, // g.io/x:1 is not found
+		"nginx:1":  d1,
+		"e.io/x:1": d1, "f.io/x:1": d2, // g.io/x:1 is not found
 	}}
 	pairs := []Pair{
 		{"a.io/app:1", "m/app:1"},
