@@ -76,7 +76,8 @@ type bars struct {
 	p       *mpb.Progress
 	overall *mpb.Bar
 	start   time.Time
-	// bytes counts the bytes done of every image, for the overall figures.
+	// bytes counts the bytes done of every image, and done the images
+	// done, for the images' bar.
 	bytes atomic.Int64
 	done  atomic.Int64
 	mu    sync.Mutex

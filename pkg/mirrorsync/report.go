@@ -69,7 +69,8 @@ func MergeReports(reports []Report) (Report, error) {
 	shards := map[int]bool{}
 	for n, rep := range reports {
 		if rep.DryRun != out.DryRun {
-			return Report{}, fmt.Errorf("report %d is of a dry run and report 1 is not, or the other way round", n+1)
+			kinds := map[bool]string{true: "a dry run", false: "a run that copied"}
+			return Report{}, fmt.Errorf("report %d is of %s, report 1 of %s", n+1, kinds[rep.DryRun], kinds[out.DryRun])
 		}
 		switch {
 		case rep.Shard == nil && count > 0, rep.Shard != nil && n > 0 && count == 0:

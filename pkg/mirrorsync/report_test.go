@@ -94,7 +94,7 @@ func TestMergeReports(t *testing.T) {
 		{"other counts", []Report{shardReport(0, 2), shardReport(1, 3)}, "report 2 is of shard 1/3, the first of a count of 2"},
 		{"shards and whole", []Report{shardReport(0, 2), shardReport(0, 0)}, "reports of shards and of whole runs do not merge"},
 		{"whole and shards", []Report{shardReport(0, 0), shardReport(0, 2)}, "reports of shards and of whole runs do not merge"},
-		{"dry and not", []Report{shardReport(0, 0), {DryRun: true, Images: []ReportImage{}}}, "report 2 is of a dry run"},
+		{"dry and not", []Report{shardReport(0, 0), {DryRun: true, Images: []ReportImage{}}}, "report 2 is of a dry run, report 1 of a run that copied"},
 		{"none", nil, "no report"},
 	} {
 		if _, err := MergeReports(tc.reports); err == nil || !strings.Contains(err.Error(), tc.want) {
