@@ -136,6 +136,16 @@ helm read it; TLS trust from the system pool (SSL_CERT_FILE works).
 Requests answered 429 or 5xx, and connection errors, are retried with
 exponential backoff, waiting as long as a Retry-After asks (up to 60s).
 
+Pairs that would write one tag in the mirror from images of different
+digests are a conflict: they fail before anything is copied.
+
+--shard I/N copies shard I of N of the pairs, shared out by target
+repository, so that N processes (the Pods of the Job of "kmirror manifests
+--sync-job") copy each pair once between them. --merge-reports FILE...
+copies nothing: it joins their -o json reports into one summary, exiting 1
+when a pair of any shard failed or was interrupted, and 2 when a shard has
+no report.
+
 On a terminal, progress shows as bars; otherwise one line per image on
 stderr. The summary (or the -o json report) goes to stdout.
 
@@ -153,7 +163,11 @@ checked), 1 some image failed (the others are still copied), 2 trouble
   kmirror sync --images images.txt --platform linux/amd64,linux/arm64 --jobs 8
 
   # A chart's images, with a report for the pipeline
-  helm template my-release ./chart | kmirror sync -o json > sync.json`,
+  helm template my-release ./chart | kmirror sync -o json > sync.json
+
+  # One list, three processes, one summary
+  for i in 0 1 2; do kmirror sync --images images.txt --shard $i/3 -o json > shard-$i.json & done; wait
+  kmirror sync --merge-reports shard-*.json`,
 		RunE: o.Run,
 	}
 	o.AddFlags(cmd.Flags())
