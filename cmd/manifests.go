@@ -23,6 +23,7 @@ const DefaultImageRepository = "ghcr.io/kmirror/kmirror"
 // ManifestsOptions are the flags of "kmirror manifests".
 type ManifestsOptions struct {
 	RulesOptions
+	ManifestsAWSOptions
 	Image          string
 	Namespace      string
 	WebhookURL     string
@@ -42,6 +43,7 @@ type ManifestsOptions struct {
 // AddFlags registers the manifests flags.
 func (o *ManifestsOptions) AddFlags(fs *pflag.FlagSet) {
 	o.RulesOptions.AddFlags(fs)
+	o.ManifestsAWSOptions.AddFlags(fs)
 	fs.StringVar(&o.Image, "image", DefaultImageRepository+":"+imageTag(), "the kmirror image the Deployment runs")
 	fs.StringVar(&o.Namespace, "namespace", install.DefaultNamespace, "the namespace the webhook runs in, which it never mutates")
 	fs.StringVar(&o.WebhookURL, "webhook-url", "", "print only the webhook configuration, for a kmirror serve that runs outside the cluster at this https URL")
@@ -81,13 +83,16 @@ func (o *ManifestsOptions) Validate(fs *pflag.FlagSet) error {
 		}
 		return nil
 	}
+	if err := o.ManifestsAWSOptions.Validate(fs, o.SwapPolicy, o.CopyMissing); err != nil {
+		return err
+	}
 	if (o.WebhookURL == "") != (o.CAFile == "") {
 		return errors.New("--webhook-url and --ca-file go together")
 	}
 	if o.WebhookURL == "" {
 		return nil
 	}
-	for _, name := range []string{"image", "rules", "namespace", "registry-secret"} {
+	for _, name := range []string{"image", "rules", "namespace", "registry-secret", "service-account-annotation"} {
 		if fs.Changed(name) {
 			return fmt.Errorf("--%s is for the in-cluster install and has no effect with --webhook-url", name)
 		}
@@ -142,6 +147,9 @@ ServiceAccount (IRSA).`,
 			if err := o.Validate(cmd.Flags()); err != nil {
 				return err
 			}
+			if o.IAMPolicy != "" {
+				return o.writePolicy(cmd.OutOrStdout())
+			}
 			if o.SyncJob {
 				return o.syncJob(cmd)
 			}
@@ -177,8 +185,23 @@ func (o *ManifestsOptions) install() (install.Options, error) {
 	if err != nil {
 		return install.Options{}, err
 	}
-	return install.Options{Namespace: o.Namespace, Image: o.Image, Rules: data,
-		SwapPolicy: o.SwapPolicy, CopyMissing: o.CopyMissing, RegistrySecret: o.RegistrySecret}, nil
+	opts := install.Options{Namespace: o.Namespace, Image: o.Image, Rules: data,
+		SwapPolicy: o.SwapPolicy, CopyMissing: o.CopyMissing, RegistrySecret: o.RegistrySecret}
+	return opts, o.ManifestsAWSOptions.apply(&opts)
+}
+
+// writePolicy writes the IAM policy of --iam-policy.
+func (o *ManifestsOptions) writePolicy(w io.Writer) error {
+	eng, err := o.Engine()
+	if err != nil {
+		return err
+	}
+	b, err := o.policy(eng, o.SwapPolicy, o.CopyMissing)
+	if err != nil {
+		return err
+	}
+	_, err = w.Write(b)
+	return err
 }
 
 // syncJob prints the objects of the sync Job. The list is checked as

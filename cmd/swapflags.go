@@ -30,6 +30,7 @@ type SwapOptions struct {
 	CopyWorkers    int
 	RegistryConfig string
 	PlainHTTP      []string
+	ECR            ECROptions
 }
 
 // AddFlags registers the flags.
@@ -45,13 +46,14 @@ func (o *SwapOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.IntVar(&o.CopyWorkers, "copy-workers", 4, "with --copy-missing: how many images are copied at once")
 	fs.StringVar(&o.RegistryConfig, "registry-config", "", "with --swap-policy exists: a Docker config file (the .dockerconfigjson of a kubernetes.io/dockerconfigjson Secret) with the credentials of the mirror, and of the sources for --copy-missing; default: the Docker config, as kmirror sync reads it")
 	fs.StringArrayVar(&o.PlainHTTP, "plain-http", nil, "with --swap-policy exists: a registry (host[:port]) to reach over plain HTTP instead of HTTPS; repeatable")
+	o.ECR.AddFlags(fs, true)
 }
 
 // Validate checks that the flags go together.
 func (o *SwapOptions) Validate(fs *pflag.FlagSet) error {
 	switch o.Policy {
 	case install.SwapAlways:
-		for _, name := range []string{"check-timeout", "present-ttl", "missing-ttl", "on-check-error", "copy-missing", "registry-config", "plain-http"} {
+		for _, name := range []string{"check-timeout", "present-ttl", "missing-ttl", "on-check-error", "copy-missing", "registry-config", "plain-http", "ecr", "ecr-region"} {
 			if fs.Changed(name) {
 				return fmt.Errorf("--%s needs --swap-policy exists", name)
 			}
@@ -61,7 +63,7 @@ func (o *SwapOptions) Validate(fs *pflag.FlagSet) error {
 		return fmt.Errorf("--swap-policy must be always or exists, not %q", o.Policy)
 	}
 	if !o.CopyMissing {
-		for _, name := range []string{"copy-queue", "copy-workers"} {
+		for _, name := range []string{"copy-queue", "copy-workers", "create-repositories", "ecr-repository-settings"} {
 			if fs.Changed(name) {
 				return fmt.Errorf("--%s needs --copy-missing", name)
 			}
@@ -81,7 +83,7 @@ func (o *SwapOptions) Validate(fs *pflag.FlagSet) error {
 	case o.CopyQueue < 1 || o.CopyWorkers < 1:
 		return errors.New("--copy-queue and --copy-workers must be at least 1")
 	}
-	return nil
+	return o.ECR.Validate()
 }
 
 // Swap makes the swap step of the flags, nil for --swap-policy always, and
@@ -95,9 +97,15 @@ func (o *SwapOptions) Swap(log *slog.Logger, metrics *admission.Metrics) (*admis
 			return nil, nil, fmt.Errorf("--registry-config: %w", err)
 		}
 	}
-	// A check has a second; one quick retry fits in it.
-	checks, err := registry.New(registry.Options{ConfigFile: o.RegistryConfig, PlainHTTP: o.PlainHTTP, UserAgent: "kmirror/" + version(),
-		Retry: registry.Retry{Attempts: 2, Wait: 100 * time.Millisecond, MaxWait: o.CheckTimeout}})
+	// A check has a second; one quick retry fits in it. Checks and copies
+	// share the ECR client, and with it the tokens.
+	ro, err := o.ECR.Apply(registry.Options{ConfigFile: o.RegistryConfig, PlainHTTP: o.PlainHTTP, UserAgent: "kmirror/" + version()})
+	if err != nil {
+		return nil, nil, err
+	}
+	checkOpts := ro
+	checkOpts.Retry = registry.Retry{Attempts: 2, Wait: 100 * time.Millisecond, MaxWait: o.CheckTimeout}
+	checks, err := registry.New(checkOpts)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -111,7 +119,7 @@ func (o *SwapOptions) Swap(log *slog.Logger, metrics *admission.Metrics) (*admis
 		return swap, func() {}, nil
 	}
 	// Copies have a client of their own, with connections of their own.
-	copies, err := registry.New(registry.Options{ConfigFile: o.RegistryConfig, PlainHTTP: o.PlainHTTP, UserAgent: "kmirror/" + version()})
+	copies, err := registry.New(ro)
 	if err != nil {
 		return nil, nil, err
 	}

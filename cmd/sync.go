@@ -47,6 +47,7 @@ func (o *SyncOptions) AddFlags(fs *pflag.FlagSet) {
 	o.RulesOptions.AddFlags(fs)
 	o.ColorOptions.AddFlags(fs)
 	o.RegistryOptions.AddFlags(fs, 4, "how many images to copy at once (the layers of each go in parallel too)")
+	o.ECR.AddFlags(fs, true)
 	fs.StringArrayVar(&o.Images, "images", nil, `a file listing source images, one per line, as "kmirror images -o mirror-list" writes it ("-" for stdin); repeatable`)
 	fs.StringSliceVar(&o.Platforms, "platform", nil, "copy only these platforms of each index, os/arch[/variant][,...]; makes a new index digest")
 	fs.BoolVar(&o.DryRun, "dry-run", false, "check every image and list what would be copied; copy nothing")

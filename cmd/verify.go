@@ -32,6 +32,7 @@ func (o *VerifyOptions) AddFlags(fs *pflag.FlagSet) {
 	o.RulesOptions.AddFlags(fs)
 	o.ColorOptions.AddFlags(fs)
 	o.RegistryOptions.AddFlags(fs, 8, "how many images to check at once")
+	o.ECR.AddFlags(fs, false)
 	fs.BoolVar(&o.SameDigest, "same-digest", false, "also require each mirror image to have its source's digest (catches a tag that moved upstream)")
 	fs.DurationVar(&o.Timeout, "timeout", 30*time.Second, "how long to wait for a registry's answer about one image, retries included")
 	fs.BoolVarP(&o.Quiet, "quiet", "q", false, "do not print the summary line on stderr")

@@ -24,6 +24,13 @@ type Options struct {
 	// credentials come from (see ConfigKeychain), instead of the default
 	// locations.
 	ConfigFile string
+	// ExtraKeychain, when set, is asked for the credentials of a registry
+	// that Keychain (or the Docker config) has none for, such as the
+	// tokens of Amazon ECR (package ecr): the Docker config wins.
+	ExtraKeychain authn.Keychain
+	// Repositories, when set, makes each target repository exist before
+	// the first write to it (Amazon ECR: package ecr).
+	Repositories RepositoryCreator
 	// PlainHTTP names the registries (host or host:port) reached over
 	// plain HTTP, such as a local test registry.
 	PlainHTTP []string
@@ -48,6 +55,8 @@ type Client struct {
 	jobs      int
 	userAgent string
 	blobs     *blobIndex
+	// repositories is Options.Repositories.
+	repositories RepositoryCreator
 	// config is Options.ConfigFile, for messages.
 	config string
 }
@@ -60,6 +69,8 @@ func New(o Options) (*Client, error) {
 		jobs:      o.Jobs,
 		userAgent: o.UserAgent,
 		blobs:     newBlobIndex(),
+
+		repositories: o.Repositories,
 	}
 	switch {
 	case c.keychain != nil:
@@ -67,6 +78,9 @@ func New(o Options) (*Client, error) {
 		c.keychain, c.config = ConfigKeychain(o.ConfigFile), o.ConfigFile
 	default:
 		c.keychain = authn.DefaultKeychain
+	}
+	if o.ExtraKeychain != nil {
+		c.keychain = authn.NewMultiKeychain(c.keychain, o.ExtraKeychain)
 	}
 	if c.jobs <= 0 {
 		c.jobs = 4

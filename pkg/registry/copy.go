@@ -60,6 +60,9 @@ func (c *Client) Copy(ctx context.Context, src, dst string, o CopyOptions) (Copy
 	if err != nil || st.Present {
 		return res, err
 	}
+	if err := c.createRepository(ctx, d); err != nil {
+		return res, err
+	}
 	var sent atomic.Int64
 	res.Digest, err = c.copy(withCounter(ctx, &sent), s, d, st.Source, o)
 	res.Bytes = sent.Load()

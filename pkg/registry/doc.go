@@ -17,9 +17,13 @@
 // A [Prober] sends the HEAD requests of a process that runs for long (the
 // webhook), logging in once per repository rather than once per request.
 // Credentials come from the Docker config, or from one file given in
-// Options.ConfigFile (see [ConfigKeychain]).
+// Options.ConfigFile (see [ConfigKeychain]), then from Options.ExtraKeychain
+// for a registry the Docker config has none for (Amazon ECR's tokens).
+// Options.Repositories makes a target repository exist before the first
+// write to it, for registries that take no push into one not made first.
 //
 // Errors say which registry answered what: errors.Is(err, ErrNotFound)
 // holds only for a registry that said "not found", never for 401, 403 or a
-// timeout.
+// timeout; errors.Is(err, ErrNoRepository) for a write into a repository
+// that does not exist (NAME_UNKNOWN).
 package registry

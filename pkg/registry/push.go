@@ -20,6 +20,9 @@ func (c *Client) Push(ctx context.Context, dst string, idx v1.ImageIndex) (strin
 	if ref.Digest != "" {
 		return "", fmt.Errorf("pushing to %s: give a tag, not a digest", dst)
 	}
+	if err := c.createRepository(ctx, ref); err != nil {
+		return "", err
+	}
 	if err := remote.WriteIndex(ref.Push(), idx, c.options(remote.WithContext(ctx))...); err != nil {
 		return "", c.wrap("writing", ref, err)
 	}

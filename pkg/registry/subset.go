@@ -32,7 +32,7 @@ func (p *Prober) SubsetSource(ctx context.Context, image string) (source, platfo
 	if err != nil {
 		return "", "", err
 	}
-	pl, err := p.puller(ref.Repo)
+	pl, err := p.pullers.Get(ctx, ref.Repo.Name(), p.newPuller)
 	if err != nil {
 		return "", "", p.c.wrap("reading", ref, err)
 	}
