@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"kmirror.dev/kmirror/pkg/admission/install"
+	ecrpkg "kmirror.dev/kmirror/pkg/ecr"
 	"kmirror.dev/kmirror/pkg/mirrorsync"
 	"kmirror.dev/kmirror/rules"
 )
@@ -78,10 +79,11 @@ func (o *ManifestsOptions) Validate(fs *pflag.FlagSet) error {
 				return fmt.Errorf("--%s is for the webhook and has no effect with --sync-job", name)
 			}
 		}
-		if len(o.Images) == 0 {
+		if len(o.Images) == 0 && o.IAMPolicy == "" {
 			return errors.New("--sync-job needs --images, the list of images to copy")
 		}
-		return nil
+		// The ECR flags go to kmirror sync, which takes them all.
+		return o.ECR.Validate()
 	}
 	if err := o.ManifestsAWSOptions.Validate(fs, o.SwapPolicy, o.CopyMissing); err != nil {
 		return err
@@ -148,6 +150,9 @@ ServiceAccount (IRSA).`,
 				return err
 			}
 			if o.IAMPolicy != "" {
+				if o.SyncJob && o.IAMPolicy == iamPolicyAuto {
+					o.IAMPolicy = string(ecrpkg.ModeSync)
+				}
 				return o.writePolicy(cmd.OutOrStdout())
 			}
 			if o.SyncJob {
@@ -245,8 +250,16 @@ func (o *ManifestsOptions) syncJob(cmd *cobra.Command) error {
 	if len(plan.Pairs()) == 0 {
 		return errors.New("the image list holds no image that the rules send to the mirror")
 	}
-	objects, err := install.SyncObjects(
-		install.Options{Namespace: o.Namespace, Image: o.Image, Rules: data},
+	// The ServiceAccount's annotations (IRSA) and the ECR flags apply to
+	// the sync Job as to the webhook.
+	opts := install.Options{Namespace: o.Namespace, Image: o.Image, Rules: data}
+	if err := o.ManifestsAWSOptions.apply(&opts); err != nil {
+		return err
+	}
+	if !o.ECR.CreateRepositories {
+		opts.ECRArgs = append(opts.ECRArgs, "--create-repositories=false")
+	}
+	objects, err := install.SyncObjects(opts,
 		install.SyncJob{Schedule: o.Schedule, List: list, Shards: o.Shards, Parallelism: o.Parallelism, RegistrySecret: o.RegistrySecret},
 	)
 	if err != nil {

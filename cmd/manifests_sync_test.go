@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/spf13/pflag"
 	"sigs.k8s.io/kustomize/kyaml/yaml"
 
 	"kmirror.dev/kmirror/pkg/mirrorsync"
@@ -97,6 +98,45 @@ func TestManifestsSyncJob(t *testing.T) {
 	out, errOut, code := run(t, logs.String(), "sync", "--merge-reports", "-")
 	if code != 0 || !strings.HasPrefix(out, "copied 6 images (") {
 		t.Errorf("merge: exit %d\n%s%s", code, out, errOut)
+	}
+}
+
+// TestManifestsSyncJobAWS: --service-account-annotation annotates the sync
+// Job's ServiceAccount (IRSA), the ECR flags go to its kmirror sync, and
+// --iam-policy prints the policy of sync.
+func TestManifestsSyncJobAWS(t *testing.T) {
+	list := write(t, t.TempDir(), "images.txt", "nginx:1.25\n")
+	stdout, stderr, code := run(t, "", "manifests", "--sync-job", "--images", list,
+		"--service-account-annotation", "eks.amazonaws.com/role-arn=arn:aws:iam::123456789012:role/kmirror-sync",
+		"--ecr", "vpce.example.com", "--ecr-region", "eu-west-1", "--create-repositories=false")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	objs := objects(t, stdout)
+	if got := field(t, objs[1], "metadata", "annotations", "eks.amazonaws.com/role-arn"); got != "arn:aws:iam::123456789012:role/kmirror-sync" || objs[1].GetName() != "kmirror-sync" {
+		t.Errorf("the ServiceAccount %s has the role %q", objs[1].GetName(), got)
+	}
+	args := field(t, objs[3], "spec", "jobTemplate", "spec", "template", "spec", "containers", "[name=kmirror]", "args")
+	for _, want := range []string{"--ecr=vpce.example.com", "--ecr-region=eu-west-1", "--create-repositories=false"} {
+		if !strings.Contains(args, want) {
+			t.Errorf("the sync arguments lack %s:\n%s", want, args)
+		}
+	}
+	// The arguments are kmirror sync's own.
+	var values []string
+	for _, line := range strings.Split(args, "\n") {
+		values = append(values, strings.TrimPrefix(line, "- "))
+	}
+	o := &SyncOptions{}
+	fs := pflag.NewFlagSet("sync", pflag.ContinueOnError)
+	o.AddFlags(fs)
+	if err := fs.Parse(values[1:]); err != nil {
+		t.Errorf("sync %v: %v", values, err)
+	}
+	stdout, stderr, code = run(t, "", "manifests", "--sync-job", "--iam-policy", "--rules", write(t, t.TempDir(), "rules.yaml",
+		"apiVersion: kmirror.dev/v1alpha1\nkind: MirrorRules\nmetadata: {name: ecr}\nspec:\n  mirrors:\n  - {from: quay.io/, to: 123456789012.dkr.ecr.eu-west-1.amazonaws.com/quay/}\n"))
+	if code != 0 || !strings.Contains(stdout, "ecr:PutImage") {
+		t.Errorf("--iam-policy with --sync-job: exit %d\n%s%s", code, stdout, stderr)
 	}
 }
 

@@ -9,8 +9,10 @@ import (
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
+	apivalidation "k8s.io/apimachinery/pkg/api/validation"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/validation"
+	"k8s.io/apimachinery/pkg/util/validation/field"
 )
 
 // Names of the sync Job's objects. Its Pods carry labels of their own:
@@ -90,8 +92,10 @@ func (j *SyncJob) Validate() error {
 // counting as a failure. Runs do not overlap (concurrencyPolicy: Forbid).
 //
 // The ServiceAccount is made as the webhook's is, under its own name, so
-// that whatever the webhook's gets (such as an IRSA role annotation) this
-// one gets too, for the sync Job's own role.
+// that o.ServiceAccountAnnotations (an IRSA role) go on it too, for the
+// sync Job's own role. o.ECRArgs go to kmirror sync, which takes them
+// all, and o.ECRSettings to the ConfigMap, for the repositories sync
+// creates.
 func SyncObjects(o Options, j SyncJob) ([]any, error) {
 	if o.Namespace == "" || o.Image == "" || len(o.Rules) == 0 {
 		return nil, errors.New("the sync Job needs a namespace, an image and rules")
@@ -99,7 +103,10 @@ func SyncObjects(o Options, j SyncJob) ([]any, error) {
 	if err := j.Validate(); err != nil {
 		return nil, err
 	}
-	if n := len(j.List) + len(o.Rules); n > MaxSyncList {
+	if errs := apivalidation.ValidateAnnotations(o.ServiceAccountAnnotations, field.NewPath("metadata", "annotations")); len(errs) > 0 {
+		return nil, fmt.Errorf("ServiceAccount annotations: %w", errs.ToAggregate())
+	}
+	if n := len(j.List) + len(o.Rules) + len(o.ECRSettings); n > MaxSyncList {
 		return nil, fmt.Errorf("the image list and the rules are %d bytes; a ConfigMap holds at most %d KiB of them: split the list over several Jobs", n, MaxSyncList>>10)
 	}
 	if j.Schedule == "" {
@@ -124,10 +131,11 @@ func syncMeta(o Options, kind, apiVersion string) (metav1.TypeMeta, metav1.Objec
 
 func syncConfigMap(o Options, j SyncJob) *corev1.ConfigMap {
 	tm, om := syncMeta(o, "ConfigMap", "v1")
-	return &corev1.ConfigMap{TypeMeta: tm, ObjectMeta: om, Data: map[string]string{
-		syncList:  string(j.List),
-		syncRules: string(o.Rules),
-	}}
+	data := map[string]string{syncList: string(j.List), syncRules: string(o.Rules)}
+	if len(o.ECRSettings) > 0 {
+		data[ecrSettingsFile] = string(o.ECRSettings)
+	}
+	return &corev1.ConfigMap{TypeMeta: tm, ObjectMeta: om, Data: data}
 }
 
 func cronJob(o Options, j SyncJob) *batchv1.CronJob {
@@ -203,7 +211,7 @@ func syncPodSpec(o Options, j SyncJob) corev1.PodSpec {
 			Name:            Name,
 			Image:           o.Image,
 			ImagePullPolicy: corev1.PullIfNotPresent,
-			Args:            SyncArgs(j.Shards),
+			Args:            syncArgs(o, j),
 			Env:             env,
 			Resources: corev1.ResourceRequirements{
 				Requests: corev1.ResourceList{
@@ -223,6 +231,15 @@ func syncPodSpec(o Options, j SyncJob) corev1.PodSpec {
 		}},
 		Volumes: volumes,
 	}
+}
+
+// syncArgs are SyncArgs with the ECR flags of o.
+func syncArgs(o Options, j SyncJob) []string {
+	args := append(SyncArgs(j.Shards), o.ECRArgs...)
+	if len(o.ECRSettings) > 0 {
+		args = append(args, "--ecr-repository-settings="+syncDir+"/"+ecrSettingsFile)
+	}
+	return args
 }
 
 // SyncArgs are the arguments of kmirror sync in a Pod of the Job of

@@ -98,10 +98,14 @@ func TestSyncJob(t *testing.T) {
 }
 
 // TestSyncServiceAccount: the sync Job's ServiceAccount is the webhook's,
-// under its own name, so that what the webhook's gets (an IRSA role
-// annotation) the Job's gets too.
+// under its own name, with the webhook's annotations (an IRSA role); the
+// ECR flags go to kmirror sync, and the ECR settings to its ConfigMap.
 func TestSyncServiceAccount(t *testing.T) {
-	o := Options{Namespace: "mirror", Image: "kmirror:v1", Rules: []byte("x")}
+	o := Options{Namespace: "mirror", Image: "kmirror:v1", Rules: []byte("x"),
+		ServiceAccountAnnotations: map[string]string{"eks.amazonaws.com/role-arn": "arn:aws:iam::123456789012:role/kmirror-sync"},
+		ECRArgs:                   []string{"--ecr=vpce.example.com", "--ecr-region=eu-west-1"},
+		ECRSettings:               []byte("scanOnPush: true\n"),
+	}
 	objs, err := SyncObjects(o, SyncJob{List: []byte("a:1\n"), Shards: 1})
 	if err != nil {
 		t.Fatal(err)
@@ -109,11 +113,25 @@ func TestSyncServiceAccount(t *testing.T) {
 	got := find[*corev1.ServiceAccount](t, objs)
 	want := serviceAccount(o)
 	want.Name, want.Labels = SyncName, syncLabels()
-	if diff := cmp.Diff(want, got); diff != "" {
+	if diff := cmp.Diff(want, got); diff != "" || got.Annotations["eks.amazonaws.com/role-arn"] == "" {
 		t.Errorf("(-want +got):\n%s", diff)
 	}
-	if job := find[*batchv1.CronJob](t, objs).Spec.JobTemplate.Spec; *job.Parallelism != 1 || len(job.Template.Spec.Volumes) != 1 {
+	job := find[*batchv1.CronJob](t, objs).Spec.JobTemplate.Spec
+	if *job.Parallelism != 1 || len(job.Template.Spec.Volumes) != 1 {
 		t.Errorf("one shard, no Secret: %+v", job)
+	}
+	args := job.Template.Spec.Containers[0].Args
+	for _, want := range []string{"--ecr=vpce.example.com", "--ecr-region=eu-west-1", "--ecr-repository-settings=/etc/kmirror/sync/" + ecrSettingsFile} {
+		if !slices.Contains(args, want) {
+			t.Errorf("the sync arguments %v lack %s", args, want)
+		}
+	}
+	if cm := find[*corev1.ConfigMap](t, objs); cm.Data[ecrSettingsFile] != "scanOnPush: true\n" {
+		t.Errorf("the ConfigMap lacks the ECR settings: %v", cm.Data)
+	}
+	o.ServiceAccountAnnotations = map[string]string{"bad key!": "x"}
+	if _, err := SyncObjects(o, SyncJob{List: []byte("a:1\n"), Shards: 1}); err == nil || !strings.Contains(err.Error(), "ServiceAccount annotations") {
+		t.Errorf("a bad annotation: %v", err)
 	}
 }
 
