@@ -77,7 +77,9 @@ is reported as an error, never as missing.
 --same-digest also requires each mirror image to have the digest of its
 source, which catches a tag that moved upstream after the copy. For an
 image already rewritten, the source is found by inverting the rules; when
-several sources map to one mirror image, any one that matches will do.
+several sources map to one mirror image, any one that matches will do. A
+platform subset that "kmirror sync --platform" made matches the source it
+records.
 
 Credentials, TLS and retries are as for "kmirror sync".
 

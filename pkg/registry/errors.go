@@ -5,8 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
+	"strings"
+	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
@@ -44,6 +47,9 @@ type Error struct {
 	Config string
 	// Repository is the repository of Image, without the registry.
 	Repository string
+	// RetryAfter is the wait that a rate-limiting registry asked for in
+	// its last answer's Retry-After; zero when it asked for none.
+	RetryAfter time.Duration
 }
 
 func (e *Error) Error() string {
@@ -62,7 +68,11 @@ func (e *Error) Error() string {
 		}
 		return msg
 	case ErrRateLimited:
-		return fmt.Sprintf("%s %s: %s is rate limiting (%v)", e.Op, e.Image, e.Registry, e.Err)
+		wait := "without saying how long to wait"
+		if e.RetryAfter > 0 {
+			wait = "and asked to wait " + e.RetryAfter.Round(time.Second).String()
+		}
+		return fmt.Sprintf("%s %s: %s is rate limiting (%v), %s", e.Op, e.Image, e.Registry, e.Err, wait)
 	case ErrNoRepository:
 		return fmt.Sprintf("%s %s: %s has no repository %s (%v); create it first (a Harbor project, an Artifact Registry repository), "+
 			"or, on Amazon ECR, let kmirror create it with --create-repositories (the default for ECR hosts; --ecr HOST marks another host as ECR)",
@@ -89,14 +99,38 @@ func (c *Client) wrap(op string, img Ref, err error) error {
 	if errors.As(err, &e) || errors.Is(err, context.Canceled) {
 		return err
 	}
-	out := &Error{Op: op, Image: img.String(), Registry: img.Repo.RegistryStr(), Err: err, Config: c.config, Repository: img.Repo.RepositoryStr()}
+	out := &Error{Op: op, Image: img.String(), Registry: img.Repo.RegistryStr(), Err: httpsError(err), Config: c.config, Repository: img.Repo.RepositoryStr()}
 	if errors.As(err, &terr) {
 		out.Kind = statusKind(terr)
 		if op == "writing" && noRepository(terr) {
 			out.Kind = ErrNoRepository
 		}
+		if terr.Request != nil {
+			out.RetryAfter, _ = terr.Request.Context().Value(askedWaitKey{}).(time.Duration)
+		}
 	}
 	return out
+}
+
+// httpsError is the HTTPS half of err when err holds a refusal of plain
+// HTTP that does not apply. go-containerregistry pings a registry on
+// localhost or a private address over plain HTTP too when HTTPS fails, and
+// guardTransport refuses that with advice to allow plain HTTP; the advice
+// is right when the registry answered HTTPS in plain HTTP, but a registry
+// that is down or unreachable would be told to use --plain-http.
+func httpsError(err error) error {
+	var (
+		plain *plainHTTPError
+		uerr  *url.Error
+	)
+	if !errors.As(err, &plain) || errors.Is(err, http.ErrSchemeMismatch) {
+		return err
+	}
+	// The pings' errors come HTTPS first.
+	if errors.As(err, &uerr) && strings.HasPrefix(uerr.URL, "https://") {
+		return uerr
+	}
+	return err
 }
 
 // noRepository reports whether a registry answered a write that the

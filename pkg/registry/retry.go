@@ -140,11 +140,11 @@ func (t *retryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 		resp, err := t.inner.RoundTrip(try)
 		again := (err != nil && retryError(err)) || (err == nil && retryStatus(resp.StatusCode))
 		if !again || attempt >= t.policy.Attempts {
-			return resp, err
+			return askedWait(resp), err
 		}
 		wait, ok := t.policy.backoff(attempt, resp, time.Now())
 		if !ok {
-			return resp, err
+			return askedWait(resp), err
 		}
 		if !replayable {
 			if resp != nil && resp.Header.Get("Retry-After") != "" {
@@ -153,7 +153,7 @@ func (t *retryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 					return nil, err
 				}
 			}
-			return resp, err
+			return askedWait(resp), err
 		}
 		if resp != nil {
 			io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
@@ -163,6 +163,23 @@ func (t *retryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 			return nil, err
 		}
 	}
+}
+
+// askedWaitKey keys the wait that a 429's Retry-After asked for, in the
+// context of the response's request.
+type askedWaitKey struct{}
+
+// askedWait records on a 429 response given up on the wait its Retry-After
+// asked for, where wrap finds it: go-containerregistry's error keeps the
+// request, not the response.
+func askedWait(resp *http.Response) *http.Response {
+	if resp == nil || resp.StatusCode != http.StatusTooManyRequests || resp.Request == nil {
+		return resp
+	}
+	if d, ok := retryAfter(resp.Header.Get("Retry-After"), time.Now()); ok {
+		resp.Request = resp.Request.WithContext(context.WithValue(resp.Request.Context(), askedWaitKey{}, d))
+	}
+	return resp
 }
 
 // sleepContext waits for d, or returns ctx's error when ctx ends first, so
