@@ -22,6 +22,10 @@ type CopyOptions struct {
 	// mirror already holds count as complete. It is called from one
 	// goroutine, and not after Copy returns.
 	Progress func(complete, total int64)
+	// Referrers also copies the signatures, attestations and SBOMs
+	// attached to the image in the source (see copyReferrers), whether
+	// the image was copied or present.
+	Referrers bool
 }
 
 // CopyResult says what Copy did.
@@ -36,6 +40,9 @@ type CopyResult struct {
 	// Bytes counts the bytes sent to the mirror; blobs it held already
 	// and blobs mounted from another of its repositories count nothing.
 	Bytes int64
+	// Referrers counts the artifacts attached to the image, with
+	// CopyOptions.Referrers.
+	Referrers ReferrerCount
 }
 
 // Copy makes dst hold what src names, unless Check finds that it does.
@@ -58,7 +65,7 @@ func (c *Client) Copy(ctx context.Context, src, dst string, o CopyOptions) (Copy
 	st, err := c.check(ctx, s, d, o.Platforms)
 	res := CopyResult{State: st, Digest: st.Target}
 	if err != nil || st.Present {
-		return res, err
+		return c.withReferrers(ctx, s, d, res, err, o)
 	}
 	if err := c.createRepository(ctx, d); err != nil {
 		return res, err
@@ -67,7 +74,7 @@ func (c *Client) Copy(ctx context.Context, src, dst string, o CopyOptions) (Copy
 	res.Digest, err = c.copy(withCounter(ctx, &sent), s, d, st.Source, o)
 	res.Bytes = sent.Load()
 	res.Copied = err == nil
-	return res, err
+	return c.withReferrers(ctx, s, d, res, err, o)
 }
 
 // copy writes what src names at digest to dst and returns the digest it

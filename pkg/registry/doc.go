@@ -12,7 +12,11 @@
 //   - Head: does a registry hold this image, and under which digest?
 //   - Check: does a mirror already hold what a source image names?
 //   - Copy: make the mirror hold it, byte for byte, children first and the
-//     tag last, so that no tag ever names a half-copied image.
+//     tag last, so that no tag ever names a half-copied image; with
+//     CopyOptions.Referrers also what is attached to it: its OCI 1.1
+//     referrers and cosign's sha256-<hex>.sig, .att and .sbom tags, read
+//     and written through the OCI fallback tag on a registry without the
+//     referrers API (MissingSignatures names the signatures a copy lacks).
 //
 // A [Prober] sends the HEAD requests of a process that runs for long (the
 // webhook), logging in once per repository rather than once per request.
