@@ -120,7 +120,10 @@ func (q *Queue) worker() {
 			q.mu.Lock()
 			q.copying++
 			q.mu.Unlock()
-			r := runPair(q.ctx, q.c, p, Options{})
+			// With what is attached to the image: a cluster that verifies
+			// signatures verifies them where it pulls, in the mirror once
+			// the webhook swaps to it.
+			r := runPair(q.ctx, q.c, p, Options{Referrers: true})
 			q.mu.Lock()
 			q.copying--
 			q.mu.Unlock()

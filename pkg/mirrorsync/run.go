@@ -44,6 +44,9 @@ type Result struct {
 	// Err says why a pair failed.
 	Err      error
 	Duration time.Duration
+	// Referrers counts the artifacts attached to the image, with
+	// Options.Referrers.
+	Referrers registry.ReferrerCount
 }
 
 // Observer hears of a run as it goes, from several goroutines at once.
@@ -67,6 +70,9 @@ type Options struct {
 	Platforms []v1.Platform
 	// Observer, when set, hears of each pair.
 	Observer Observer
+	// Referrers also copies the signatures, attestations and SBOMs
+	// attached to each image (registry.CopyOptions.Referrers).
+	Referrers bool
 }
 
 // Run handles every pair, Jobs at a time, and returns their results in
@@ -141,8 +147,8 @@ func handle(ctx context.Context, c Copier, p Pair, o Options) Result {
 	if o.Observer != nil {
 		progress = func(complete, total int64) { o.Observer.Progress(p, complete, total) }
 	}
-	res, err := c.Copy(ctx, p.Source, p.Target, registry.CopyOptions{Platforms: o.Platforms, Progress: progress})
-	r := Result{Status: Present, Digest: res.Digest, Bytes: res.Bytes, Err: err}
+	res, err := c.Copy(ctx, p.Source, p.Target, registry.CopyOptions{Platforms: o.Platforms, Progress: progress, Referrers: o.Referrers})
+	r := Result{Status: Present, Digest: res.Digest, Bytes: res.Bytes, Err: err, Referrers: res.Referrers}
 	if res.Copied {
 		r.Status = Copied
 	}
@@ -163,12 +169,15 @@ type Summary struct {
 	// failed pairs were not done for that reason.
 	Interrupted bool `json:"interrupted"`
 	Canceled    int  `json:"-"`
+	// Referrers counts the artifacts attached to the images.
+	Referrers registry.ReferrerCount `json:"referrers"`
 }
 
 // Summarize counts results.
 func Summarize(results []Result) Summary {
 	var s Summary
 	for _, r := range results {
+		s.Referrers.Add(r.Referrers)
 		switch r.Status {
 		case Copied:
 			s.Copied++

@@ -68,6 +68,9 @@ type VerifyOptions struct {
 	// inverting the rules (mirror.Engine.Sources); when several sources
 	// map to it, the digest of any one will do.
 	SameDigest bool
+	// Signatures, when set, also requires a mirrored image to hold the
+	// signatures its source attaches to its digest (Unsigned).
+	Signatures SignatureChecker
 }
 
 // Verify checks that the image each field will pull resolves in its
@@ -105,6 +108,9 @@ func Verify(ctx context.Context, h Header, fields []manifest.Image, eng *mirror.
 		if checks[i].Verdict == "" {
 			judge(&checks[i], heads, sources[i])
 		}
+	}
+	if o.Signatures != nil {
+		checkSignatures(ctx, checks, fields, eng, o)
 	}
 	return checks
 }
@@ -205,6 +211,9 @@ type VerifySummary struct {
 	Present  int `json:"present"`
 	Missing  int `json:"missing"`
 	Mismatch int `json:"mismatched"`
+	// Unsigned counts the mirror images that lack a signature of their
+	// source.
+	Unsigned int `json:"unsigned"`
 	// NotPulled counts the images kept for their pull policy Never.
 	NotPulled int `json:"notPulled"`
 	Errors    int `json:"errors"`
@@ -223,6 +232,8 @@ func SummarizeChecks(checks []Check) VerifySummary {
 			s.Missing++
 		case Mismatch:
 			s.Mismatch++
+		case Unsigned:
+			s.Unsigned++
 		case NotPulled:
 			s.NotPulled++
 		default:
