@@ -3,9 +3,6 @@ package registry
 import (
 	"bytes"
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"net/http"
 	"strings"
 	"testing"
@@ -19,77 +16,17 @@ import (
 	"kmirror.dev/kmirror/pkg/registrytest"
 )
 
-// signed is an index in a source repository with what a supply chain
+// pushSigned pushes an index to repo:1, with what registrytest.Attach
 // attaches to it: a cosign signature under its tag, an SBOM referrer, a
 // cosign signature of the SBOM as a referrer of it, and a cosign
-// signature of the amd64 image as a referrer of that child.
-type signed struct {
-	key   *ecdsa.PrivateKey
-	index v1.Descriptor
-	child v1.Descriptor
-	// sig is the manifest under the tag sha256-<index>.sig; sbom, sbomSig
-	// and childSig are the referrers.
-	sig, sbom, sbomSig, childSig v1.Hash
-}
-
-func pushSigned(t *testing.T, repo string) *signed {
+// signature of the first (amd64) image as a referrer of that child.
+func pushSigned(t *testing.T, repo string) *registrytest.Attached {
 	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	a, err := registrytest.Attach(mustRepo(t, repo), push(t, repo+":1", threePlatforms))
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &signed{key: key}
-	s.index.Digest = push(t, repo+":1", threePlatforms)
-	r := mustRepo(t, repo)
-	desc, err := remote.Get(r.Digest(s.index.Digest.String()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	s.index = desc.Descriptor
-	im, err := v1.ParseIndexManifest(bytes.NewReader(desc.Manifest))
-	if err != nil {
-		t.Fatal(err)
-	}
-	s.child = im.Manifests[0] // linux/amd64
-
-	sig, err := registrytest.CosignSignature(key, repo, s.index.Digest)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := remote.Write(r.Tag(registrytest.SignatureTag(s.index.Digest)), sig); err != nil {
-		t.Fatal(err)
-	}
-	s.sig, _ = sig.Digest()
-
-	sbom, err := registrytest.NewReferrer(s.index, registrytest.SPDX, registrytest.SPDX, []byte(`{"spdxVersion":"SPDX-2.3","name":"app"}`), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s.sbom = sbom.Digest()
-	sbomDesc := v1.Descriptor{MediaType: "application/vnd.oci.image.manifest.v1+json", Digest: s.sbom, Size: int64(len(must(sbom.RawManifest())))}
-	sbomSig, err := registrytest.CosignReferrer(key, repo, sbomDesc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s.sbomSig = sbomSig.Digest()
-	childSig, err := registrytest.CosignReferrer(key, repo, s.child)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s.childSig = childSig.Digest()
-	for _, a := range []*registrytest.Artifact{sbom, sbomSig, childSig} {
-		if err := a.Push(r); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return s
-}
-
-func must[T any](v T, err error) T {
-	if err != nil {
-		panic(err)
-	}
-	return v
+	return a
 }
 
 func mustRepo(t *testing.T, repo string) name.Repository {
@@ -149,28 +86,28 @@ func TestCopyReferrers(t *testing.T) {
 			if !res.Copied || res.Referrers != (ReferrerCount{Copied: 4}) {
 				t.Errorf("copy = %+v, want the image and 4 referrers copied", res)
 			}
-			sigTag := registrytest.SignatureTag(s.index.Digest)
-			for _, ref := range []string{":" + sigTag, "@" + s.sbom.String(), "@" + s.sbomSig.String(), "@" + s.childSig.String()} {
+			sigTag := registrytest.SignatureTag(s.Image.Digest)
+			for _, ref := range []string{":" + sigTag, "@" + s.SBOM.String(), "@" + s.SBOMSignature.String(), "@" + s.ChildSignature.String()} {
 				if got, want := rawManifest(t, dstRepo+ref), rawManifest(t, srcRepo+ref); !bytes.Equal(got, want) {
 					t.Errorf("%s differs in the mirror:\n%s\nwant\n%s", ref, got, want)
 				}
 			}
 			for subject, want := range map[v1.Hash][]string{
-				s.index.Digest: {s.sbom.String()},
-				s.sbom:         {s.sbomSig.String()},
-				s.child.Digest: {s.childSig.String()},
+				s.Image.Digest: {s.SBOM.String()},
+				s.SBOM:         {s.SBOMSignature.String()},
+				s.Child.Digest: {s.ChildSignature.String()},
 			} {
 				if diff := cmp.Diff(want, referrers(t, dstRepo, subject)); diff != "" {
 					t.Errorf("the mirror's referrers of %s (-want +got):\n%s", subject, diff)
 				}
 			}
 			dst := mustRepo(t, dstRepo)
-			for ref, subject := range map[string]v1.Hash{":" + sigTag: s.index.Digest, "@" + s.sbomSig.String(): s.sbom, "@" + s.childSig.String(): s.child.Digest} {
-				if err := registrytest.VerifyCosign(rawManifest(t, dstRepo+ref), dst, &s.key.PublicKey, subject); err != nil {
+			for ref, subject := range map[string]v1.Hash{":" + sigTag: s.Image.Digest, "@" + s.SBOMSignature.String(): s.SBOM, "@" + s.ChildSignature.String(): s.Child.Digest} {
+				if err := registrytest.VerifyCosign(rawManifest(t, dstRepo+ref), dst, &s.Key.PublicKey, subject); err != nil {
 					t.Errorf("the mirror's signature %s: %v", ref, err)
 				}
 			}
-			_, err = remote.Head(dst.Tag(digestTag(s.index.Digest)))
+			_, err = remote.Head(dst.Tag(digestTag(s.Image.Digest)))
 			if hasFallback := err == nil; hasFallback != tc.wantFallbackInMirror {
 				t.Errorf("the mirror has the fallback tag: %v, want %v", hasFallback, tc.wantFallbackInMirror)
 			}
@@ -205,7 +142,7 @@ func TestCopyReferrersOff(t *testing.T) {
 	if err != nil || !res.Copied || res.Referrers != (ReferrerCount{}) {
 		t.Errorf("copy without referrers = %+v, %v", res, err)
 	}
-	if _, err := c.Head(context.Background(), reg.host+"/plain/app:"+registrytest.SignatureTag(s.index.Digest)); err == nil {
+	if _, err := c.Head(context.Background(), reg.host+"/plain/app:"+registrytest.SignatureTag(s.Image.Digest)); err == nil {
 		t.Error("a copy without Referrers copied the signature")
 	}
 
@@ -217,7 +154,7 @@ func TestCopyReferrersOff(t *testing.T) {
 	if res.Referrers != (ReferrerCount{Copied: 1}) {
 		t.Errorf("subset copy = %+v, want the child's signature alone", res)
 	}
-	if diff := cmp.Diff([]string{s.childSig.String()}, referrers(t, reg.host+"/subset/app", s.child.Digest)); diff != "" {
+	if diff := cmp.Diff([]string{s.ChildSignature.String()}, referrers(t, reg.host+"/subset/app", s.Child.Digest)); diff != "" {
 		t.Errorf("the child's referrers (-want +got):\n%s", diff)
 	}
 }
@@ -233,10 +170,10 @@ func TestCopyReferrersRelists(t *testing.T) {
 	if _, err := c.Copy(context.Background(), srcRepo+":1", dstRepo+":1", CopyOptions{Referrers: true}); err != nil {
 		t.Fatal(err)
 	}
-	if err := remote.Delete(mustRepo(t, dstRepo).Tag(digestTag(s.index.Digest))); err != nil {
+	if err := remote.Delete(mustRepo(t, dstRepo).Tag(digestTag(s.Image.Digest))); err != nil {
 		t.Fatal(err)
 	}
-	if got := referrers(t, dstRepo, s.index.Digest); len(got) != 0 {
+	if got := referrers(t, dstRepo, s.Image.Digest); len(got) != 0 {
 		t.Fatalf("the mirror still lists %v", got)
 	}
 	res, err := c.Copy(context.Background(), srcRepo+":1", dstRepo+":1", CopyOptions{Referrers: true})
@@ -246,7 +183,7 @@ func TestCopyReferrersRelists(t *testing.T) {
 	if res.Referrers != (ReferrerCount{Copied: 1, Present: 3}) {
 		t.Errorf("copy = %+v, want the SBOM copied again", res)
 	}
-	if diff := cmp.Diff([]string{s.sbom.String()}, referrers(t, dstRepo, s.index.Digest)); diff != "" {
+	if diff := cmp.Diff([]string{s.SBOM.String()}, referrers(t, dstRepo, s.Image.Digest)); diff != "" {
 		t.Errorf("the mirror's referrers of the index (-want +got):\n%s", diff)
 	}
 }
@@ -263,13 +200,13 @@ func TestMissingSignatures(t *testing.T) {
 	if _, err := c.Copy(ctx, src+":1", dst+":1", CopyOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	got, err := c.MissingSignatures(ctx, src+":1", dst+":1", s.index.Digest.String())
+	got, err := c.MissingSignatures(ctx, src+":1", dst+":1", s.Image.Digest.String())
 	if err != nil {
 		t.Fatal(err)
 	}
 	want := []string{
-		registrytest.SignatureTag(s.index.Digest),
-		s.childSig.String() + " (" + registrytest.CosignSignatureArtifact + ") of " + s.child.Digest.String(),
+		registrytest.SignatureTag(s.Image.Digest),
+		s.ChildSignature.String() + " (" + registrytest.CosignSignatureArtifact + ") of " + s.Child.Digest.String(),
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("missing signatures (-want +got):\n%s", diff)
@@ -277,7 +214,7 @@ func TestMissingSignatures(t *testing.T) {
 	if _, err := c.Copy(ctx, src+":1", dst+":1", CopyOptions{Referrers: true}); err != nil {
 		t.Fatal(err)
 	}
-	if got, err := c.MissingSignatures(ctx, src+":1", dst+":1", s.index.Digest.String()); err != nil || len(got) != 0 {
+	if got, err := c.MissingSignatures(ctx, src+":1", dst+":1", s.Image.Digest.String()); err != nil || len(got) != 0 {
 		t.Errorf("after copying the referrers: missing %v, %v", got, err)
 	}
 }
@@ -329,7 +266,7 @@ func TestCopyReferrersUnlisted(t *testing.T) {
 	if err != nil || res.Referrers != (ReferrerCount{Copied: 4}) {
 		t.Fatalf("copy = %+v, %v", res, err)
 	}
-	if diff := cmp.Diff([]string{s.sbom.String()}, referrers(t, dst, s.index.Digest)); diff != "" {
+	if diff := cmp.Diff([]string{s.SBOM.String()}, referrers(t, dst, s.Image.Digest)); diff != "" {
 		t.Errorf("the mirror's referrers of the index (-want +got):\n%s", diff)
 	}
 }

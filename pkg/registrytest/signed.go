@@ -3,6 +3,7 @@ package registrytest
 import (
 	"bytes"
 	"crypto/ecdsa"
+	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
@@ -225,4 +226,77 @@ func (a *Artifact) Push(repo name.Repository, opts ...remote.Option) error {
 		return fmt.Errorf("pushing the artifact: %w", err)
 	}
 	return nil
+}
+
+// Attached is what Attach attached to an image, with the key it signed
+// with.
+type Attached struct {
+	Key *ecdsa.PrivateKey
+	// Image is the image's descriptor, and Child that of the first image
+	// of an index.
+	Image, Child v1.Descriptor
+	// Signature is cosign's signature of the image, under the tag
+	// SignatureTag(Image.Digest).
+	Signature v1.Hash
+	// SBOM is an SPDX SBOM that refers to the image, SBOMSignature a
+	// cosign signature that refers to the SBOM, and ChildSignature one
+	// that refers to Child.
+	SBOM, SBOMSignature, ChildSignature v1.Hash
+}
+
+// Attach signs the index at digest in repo as a supply chain does, with a
+// key it makes: a cosign signature under its tag, an SBOM as a referrer,
+// a signature of the SBOM, and a signature of the index's first image,
+// both as referrers.
+func Attach(repo name.Repository, digest v1.Hash, opts ...remote.Option) (*Attached, error) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return nil, err
+	}
+	a := &Attached{Key: key}
+	desc, err := remote.Get(repo.Digest(digest.String()), opts...)
+	if err != nil {
+		return nil, err
+	}
+	a.Image = desc.Descriptor
+	im, err := v1.ParseIndexManifest(bytes.NewReader(desc.Manifest))
+	if err != nil || len(im.Manifests) == 0 {
+		return nil, fmt.Errorf("%s is not an index: %v", digest, err)
+	}
+	a.Child = im.Manifests[0]
+
+	sig, err := CosignSignature(key, repo.Name(), digest)
+	if err != nil {
+		return nil, err
+	}
+	if err := remote.Write(repo.Tag(SignatureTag(digest)), sig, opts...); err != nil {
+		return nil, fmt.Errorf("pushing the signature: %w", err)
+	}
+	if a.Signature, err = sig.Digest(); err != nil {
+		return nil, err
+	}
+	sbom, err := NewReferrer(a.Image, SPDX, SPDX, []byte(`{"spdxVersion":"SPDX-2.3","SPDXID":"SPDXRef-DOCUMENT","name":"`+repo.Name()+`"}`), nil)
+	if err != nil {
+		return nil, err
+	}
+	sbomSig, err := CosignReferrer(key, repo.Name(), sbom.Descriptor())
+	if err != nil {
+		return nil, err
+	}
+	childSig, err := CosignReferrer(key, repo.Name(), a.Child)
+	if err != nil {
+		return nil, err
+	}
+	for _, r := range []*Artifact{sbom, sbomSig, childSig} {
+		if err := r.Push(repo, opts...); err != nil {
+			return nil, err
+		}
+	}
+	a.SBOM, a.SBOMSignature, a.ChildSignature = sbom.Digest(), sbomSig.Digest(), childSig.Digest()
+	return a, nil
+}
+
+// Descriptor is the artifact's descriptor, as a subject.
+func (a *Artifact) Descriptor() v1.Descriptor {
+	return v1.Descriptor{MediaType: types.OCIManifestSchema1, Digest: a.Digest(), Size: int64(len(a.manifest))}
 }
