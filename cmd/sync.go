@@ -33,6 +33,7 @@ type SyncOptions struct {
 	DryRun    bool
 	Quiet     bool
 	Output    string
+	Referrers bool
 
 	platforms []v1.Platform
 }
@@ -46,6 +47,7 @@ func (o *SyncOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.StringArrayVar(&o.Images, "images", nil, `a file listing source images, one per line, as "kmirror images -o mirror-list" writes it ("-" for stdin); repeatable`)
 	fs.StringSliceVar(&o.Platforms, "platform", nil, "copy only these platforms of each index, os/arch[/variant][,...]; makes a new index digest")
 	fs.BoolVar(&o.DryRun, "dry-run", false, "check every image and list what would be copied; copy nothing")
+	fs.BoolVar(&o.Referrers, "referrers", true, "also copy the signatures, attestations and SBOMs attached to each image: OCI 1.1 referrers and cosign's sha256-<digest>.sig, .att and .sbom tags")
 	fs.BoolVarP(&o.Quiet, "quiet", "q", false, "print only errors")
 	fs.StringVarP(&o.Output, "output", "o", "text", "format of the report on stdout: text or json")
 }
@@ -116,6 +118,14 @@ by its digest and tagged.
 not the source's; a digest-pinned image is refused with --platform, since
 the mirror could not hold its digest.
 
+With each image, sync copies what is attached to it and to the images of
+an index (--referrers, the default): OCI 1.1 referrers, such as an SBOM or
+a signature, and cosign's sha256-<digest>.sig, .att and .sbom tags, with
+their digests, so that signatures verify in the mirror. A registry without
+the referrers API (distribution 2.8) is read and written through the OCI
+fallback tag sha256-<digest>, as cosign and oras do; what the mirror
+already lists is skipped.
+
 Credentials come from the Docker config ($DOCKER_CONFIG/config.json or
 ~/.docker/config.json, credential helpers included), as docker, crane and
 helm read it; TLS trust from the system pool (SSL_CERT_FILE works).
@@ -168,7 +178,7 @@ func (o *SyncOptions) Run(cmd *cobra.Command, args []string) error {
 	ctx := cmd.Context() // cobra's Execute sets one
 	progress := newSyncProgress(cmd.ErrOrStderr(), len(plan.Pairs()), o.DryRun, o.Quiet)
 	results := mirrorsync.Run(ctx, client, plan.Pairs(), mirrorsync.Options{
-		Jobs: o.Jobs, DryRun: o.DryRun, Platforms: o.platforms, Observer: progress,
+		Jobs: o.Jobs, DryRun: o.DryRun, Platforms: o.platforms, Observer: progress, Referrers: o.Referrers,
 	})
 	progress.Wait()
 	sum := mirrorsync.Summarize(results)
@@ -287,6 +297,9 @@ func (o *SyncOptions) report(cmd *cobra.Command, results []mirrorsync.Result, su
 	}
 	if interrupted > 0 {
 		fmt.Fprintf(&b, ", not done (interrupted) %d", interrupted)
+	}
+	if r := sum.Referrers; r.Copied+r.Present > 0 {
+		fmt.Fprintf(&b, "; referrers: copied %d, already present %d", r.Copied, r.Present)
 	}
 	b.WriteByte('\n')
 	for _, r := range results {
