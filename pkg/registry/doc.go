@@ -13,10 +13,19 @@
 //   - Check: does a mirror already hold what a source image names?
 //   - Copy: make the mirror hold it, byte for byte, children first and the
 //     tag last, so that no tag ever names a half-copied image; with
-//     CopyOptions.Referrers also what is attached to it: its OCI 1.1
-//     referrers and cosign's sha256-<hex>.sig, .att and .sbom tags, read
-//     and written through the OCI fallback tag on a registry without the
-//     referrers API (MissingSignatures names the signatures a copy lacks).
+//     CopyOptions.Referrers, then what is attached to it.
+//
+// What is attached to an image is its OCI 1.1 referrers and cosign's
+// sha256-<hex>.sig, .att and .sbom tags, of the image and of each image
+// of an index. remote.Referrers reads the referrers, and remote's writes
+// list them, through the OCI fallback tag on a registry without the
+// referrers API. Two pieces are kmirror's: one listing of a source
+// repository's tags tells which manifests have anything attached (asking
+// remote.Referrers and cosign's three tags of each manifest would cost
+// four requests or more a manifest, on every run), and the artifacts of
+// one subject are written one at a time, since remote updates a fallback
+// tag by reading it and writing it back. MissingSignatures names the
+// signatures a copy lacks.
 //
 // A [Prober] sends the HEAD requests of a process that runs for long (the
 // webhook), logging in once per repository rather than once per request.
