@@ -153,10 +153,11 @@ func (c *Client) copyArtifact(ctx context.Context, src name.Repository, to *look
 }
 
 // subjectLocks serialize the writes of the artifacts of one subject in
-// one repository, in this process: go-containerregistry updates a
-// fallback tag by reading it and writing it again, so two writers at once
-// could lose one's referrer. Two pairs of a sync can name one image
-// (app:1 and app:latest).
+// one repository, in this process. Two pairs of a sync can name one image
+// (app:1 and app:latest): the second then finds the artifacts the first
+// wrote instead of writing them again; and go-containerregistry updates a
+// fallback tag by reading it and writing it back, so two writers at once
+// could lose one's referrer.
 var subjectLocks [64]sync.Mutex
 
 func lockSubject(repo name.Repository, subject v1.Hash) (unlock func()) {

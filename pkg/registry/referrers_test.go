@@ -3,8 +3,11 @@ package registry
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"net/http"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -267,6 +270,51 @@ func TestCopyReferrersUnlisted(t *testing.T) {
 		t.Fatalf("copy = %+v, %v", res, err)
 	}
 	if diff := cmp.Diff([]string{s.SBOM.String()}, referrers(t, dst, s.Image.Digest)); diff != "" {
+		t.Errorf("the mirror's referrers of the index (-want +got):\n%s", diff)
+	}
+}
+
+// TestCopyReferrersOnceAtOnce: pairs copied at once that name one image
+// in one mirror repository (app:1 and app:latest) write each of its
+// artifacts once, and the mirror's fallback tag lists them all.
+func TestCopyReferrersOnceAtOnce(t *testing.T) {
+	reg, mirror := newTestRegistry(t), newTestRegistry(t)
+	c := newClient(t, reg.host, mirror.host)
+	src := reg.host + "/src/app"
+	s := pushSigned(t, src)
+	want := []string{s.SBOM.String()}
+	for i := range 5 {
+		a, err := registrytest.NewReferrer(s.Image, "application/vnd.example.scan+json", "application/vnd.example.scan+json", []byte(fmt.Sprintf(`{"scan":%d}`, i)), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := a.Push(mustRepo(t, src)); err != nil {
+			t.Fatal(err)
+		}
+		want = append(want, a.Digest().String())
+	}
+	var (
+		wg     sync.WaitGroup
+		mu     sync.Mutex
+		copied int
+	)
+	for i := range 6 {
+		wg.Go(func() {
+			res, err := c.Copy(context.Background(), src+":1", fmt.Sprintf("%s/mirror/app:%d", mirror.host, i), CopyOptions{Referrers: true})
+			if err != nil {
+				t.Error(err)
+			}
+			mu.Lock()
+			copied += res.Referrers.Copied
+			mu.Unlock()
+		})
+	}
+	wg.Wait()
+	if copied != 9 {
+		t.Errorf("6 copies at once wrote %d artifacts, want each of the 9 once", copied)
+	}
+	slices.Sort(want)
+	if diff := cmp.Diff(want, referrers(t, mirror.host+"/mirror/app", s.Image.Digest)); diff != "" {
 		t.Errorf("the mirror's referrers of the index (-want +got):\n%s", diff)
 	}
 }
