@@ -34,6 +34,7 @@ type SyncOptions struct {
 	Quiet       bool
 	Output      string
 	CopyTimeout time.Duration
+	Referrers   bool
 	// Shard is "I/N": copy only shard I of N of the pairs.
 	Shard string
 	// MergeReports reads the -o json reports named by the arguments,
@@ -54,6 +55,7 @@ func (o *SyncOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.StringSliceVar(&o.Platforms, "platform", nil, "copy only these platforms of each index, os/arch[/variant][,...]; makes a new index digest")
 	fs.BoolVar(&o.DryRun, "dry-run", false, "check every image and list what would be copied; copy nothing")
 	fs.DurationVar(&o.CopyTimeout, "copy-timeout", mirrorsync.DefaultCopyTimeout, "the time limit of each image, its checks and its copy; an image not done by then fails")
+	fs.BoolVar(&o.Referrers, "referrers", true, "also copy the signatures, attestations and SBOMs attached to each image: OCI 1.1 referrers and cosign's sha256-<digest>.sig, .att and .sbom tags")
 	fs.BoolVarP(&o.Quiet, "quiet", "q", false, "print only errors")
 	fs.StringVarP(&o.Output, "output", "o", "text", "format of the report on stdout: text or json")
 	fs.StringVar(&o.Shard, "shard", "", "copy only shard I of N of the images, INDEX/COUNT from 0/N to N-1/N; the N shards of one list share it out by target repository, each image in one shard")
@@ -140,6 +142,14 @@ Each image must be done within --copy-timeout, and a transfer that stops
 not the source's; a digest-pinned image is refused with --platform, since
 the mirror could not hold its digest.
 
+With each image, sync copies what is attached to it and to the images of
+an index (--referrers, the default): OCI 1.1 referrers, such as an SBOM or
+a signature, and cosign's sha256-<digest>.sig, .att and .sbom tags, with
+their digests, so that signatures verify in the mirror. A registry without
+the referrers API (distribution 2.8) is read and written through the OCI
+fallback tag sha256-<digest>, as cosign and oras do; what the mirror
+already lists is skipped.
+
 Credentials come from the Docker config ($DOCKER_CONFIG/config.json or
 ~/.docker/config.json, credential helpers included), as docker, crane and
 helm read it; TLS trust from the system pool (SSL_CERT_FILE works).
@@ -213,7 +223,7 @@ func (o *SyncOptions) Run(cmd *cobra.Command, args []string) error {
 	ctx := cmd.Context() // cobra's Execute sets one
 	progress := newSyncProgress(cmd.ErrOrStderr(), len(pairs), o.DryRun, o.Quiet)
 	results := mirrorsync.Run(ctx, client, pairs, mirrorsync.Options{
-		Jobs: o.Jobs, DryRun: o.DryRun, Platforms: o.platforms, Observer: progress, CopyTimeout: o.CopyTimeout,
+		Jobs: o.Jobs, DryRun: o.DryRun, Platforms: o.platforms, Observer: progress, CopyTimeout: o.CopyTimeout, Referrers: o.Referrers,
 	})
 	progress.Wait()
 	rep := mirrorsync.NewReport(results, o.DryRun, o.shard)
@@ -356,6 +366,9 @@ func (o *SyncOptions) report(cmd *cobra.Command, rep mirrorsync.Report) error {
 	}
 	if sum.Interrupted > 0 {
 		fmt.Fprintf(&b, ", not done (interrupted) %d", sum.Interrupted)
+	}
+	if r := sum.Referrers; r.Copied+r.Present > 0 {
+		fmt.Fprintf(&b, "; referrers: copied %d, already present %d", r.Copied, r.Present)
 	}
 	b.WriteByte('\n')
 	for _, img := range rep.Images {

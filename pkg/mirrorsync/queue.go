@@ -148,7 +148,10 @@ func (q *Queue) worker() {
 			q.mu.Lock()
 			q.copying++
 			q.mu.Unlock()
-			r := runPair(q.ctx, q.c, p, Options{CopyTimeout: q.o.CopyTimeout})
+			// With what is attached to the image: a cluster that verifies
+			// signatures verifies them where it pulls, in the mirror once
+			// the webhook swaps to it.
+			r := runPair(q.ctx, q.c, p, Options{CopyTimeout: q.o.CopyTimeout, Referrers: true})
 			q.mu.Lock()
 			q.copying--
 			q.mu.Unlock()

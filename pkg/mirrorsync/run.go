@@ -53,6 +53,9 @@ type Result struct {
 	// Err says why a pair failed or was interrupted.
 	Err      error
 	Duration time.Duration
+	// Referrers counts the artifacts attached to the image, with
+	// Options.Referrers.
+	Referrers registry.ReferrerCount
 }
 
 // Observer hears of a run as it goes, from several goroutines at once.
@@ -79,6 +82,9 @@ type Options struct {
 	// CopyTimeout bounds each pair, its checks and copy together; zero is
 	// DefaultCopyTimeout.
 	CopyTimeout time.Duration
+	// Referrers also copies the signatures, attestations and SBOMs
+	// attached to each image (registry.CopyOptions.Referrers).
+	Referrers bool
 }
 
 // DefaultCopyTimeout bounds a pair when Options do not say.
@@ -175,8 +181,8 @@ func handle(ctx context.Context, c Copier, p Pair, o Options) Result {
 	if o.Observer != nil {
 		progress = func(complete, total int64) { o.Observer.Progress(p, complete, total) }
 	}
-	res, err := c.Copy(ctx, p.Source, p.Target, registry.CopyOptions{Platforms: o.Platforms, Progress: progress})
-	r := Result{Status: Present, Digest: res.Digest, Bytes: res.Bytes, DigestOnly: res.DigestOnly, Err: err}
+	res, err := c.Copy(ctx, p.Source, p.Target, registry.CopyOptions{Platforms: o.Platforms, Progress: progress, Referrers: o.Referrers})
+	r := Result{Status: Present, Digest: res.Digest, Bytes: res.Bytes, DigestOnly: res.DigestOnly, Err: err, Referrers: res.Referrers}
 	if res.Copied {
 		r.Status = Copied
 	}
@@ -198,6 +204,8 @@ type Summary struct {
 	Interrupted int `json:"interrupted"`
 	// Bytes counts the bytes the copies that succeeded sent.
 	Bytes int64 `json:"bytes"`
+	// Referrers counts the artifacts attached to the images.
+	Referrers registry.ReferrerCount `json:"referrers"`
 }
 
 // Summarize counts results.
@@ -205,6 +213,7 @@ func Summarize(results []Result) Summary {
 	var s Summary
 	for _, r := range results {
 		s.add(r.Status, r.Bytes, r.DigestOnly)
+		s.Referrers.Add(r.Referrers)
 	}
 	return s
 }

@@ -83,6 +83,9 @@ type VerifyOptions struct {
 	// "kmirror sync --platform" will do too, when the Header is a
 	// SubsetReader: it records the digest of its source.
 	SameDigest bool
+	// Signatures, when set, also requires a mirrored image to hold the
+	// signatures its source attaches to its digest (Unsigned).
+	Signatures SignatureChecker
 }
 
 // Verify checks that the image each field will pull resolves in its
@@ -123,6 +126,9 @@ func Verify(ctx context.Context, h Header, fields []manifest.Image, eng *mirror.
 	}
 	if sr, ok := h.(SubsetReader); ok {
 		acceptSubsets(ctx, sr, checks, sources, heads, o)
+	}
+	if o.Signatures != nil {
+		checkSignatures(ctx, checks, fields, eng, o)
 	}
 	return checks
 }
@@ -276,6 +282,9 @@ type VerifySummary struct {
 	Present  int `json:"present"`
 	Missing  int `json:"missing"`
 	Mismatch int `json:"mismatched"`
+	// Unsigned counts the mirror images that lack a signature of their
+	// source.
+	Unsigned int `json:"unsigned"`
 	// NotPulled counts the images kept for their pull policy Never.
 	NotPulled int `json:"notPulled"`
 	Errors    int `json:"errors"`
@@ -294,6 +303,8 @@ func SummarizeChecks(checks []Check) VerifySummary {
 			s.Missing++
 		case Mismatch:
 			s.Mismatch++
+		case Unsigned:
+			s.Unsigned++
 		case NotPulled:
 			s.NotPulled++
 		default:

@@ -25,6 +25,10 @@ type CopyOptions struct {
 	// mirror already holds count as complete. It is called from one
 	// goroutine, and not after Copy returns.
 	Progress func(complete, total int64)
+	// Referrers also copies the signatures, attestations and SBOMs
+	// attached to the image in the source (see copyReferrers), whether
+	// the image was copied or present.
+	Referrers bool
 }
 
 // CopyResult says what Copy did.
@@ -43,6 +47,9 @@ type CopyResult struct {
 	// its digest alone, leaving the mirror's tag as it was, because the
 	// source's tag names another digest now (or nothing).
 	DigestOnly bool
+	// Referrers counts the artifacts attached to the image, with
+	// CopyOptions.Referrers.
+	Referrers ReferrerCount
 }
 
 // Copy makes dst hold what src names, unless Check finds that it does.
@@ -73,7 +80,7 @@ func (c *Client) Copy(ctx context.Context, src, dst string, o CopyOptions) (Copy
 	st, err := c.check(ctx, s, d, o.Platforms)
 	res := CopyResult{State: st, Digest: st.Target}
 	if err != nil || st.Present {
-		return res, err
+		return c.withReferrers(ctx, s, d, res, err, o)
 	}
 	tag, err := c.tagToWrite(ctx, s, d, st.Source)
 	if err != nil {
@@ -84,7 +91,7 @@ func (c *Client) Copy(ctx context.Context, src, dst string, o CopyOptions) (Copy
 	res.Digest, err = c.copy(withCounter(ctx, &sent), s, d, st.Source, tag, o)
 	res.Bytes = sent.Load()
 	res.Copied = err == nil
-	return res, err
+	return c.withReferrers(ctx, s, d, res, err, o)
 }
 
 // tagToWrite returns the tag of dst that a copy of digest writes, or nil

@@ -18,7 +18,20 @@
 //   - Copy: make the mirror hold it, byte for byte, children first and the
 //     tag last, so that no tag ever names a half-copied image. A tag is
 //     written only to the digest the source's tag names now, so that a
-//     "repo:tag@digest" reference cannot move a mirror's tag.
+//     "repo:tag@digest" reference cannot move a mirror's tag. With
+//     CopyOptions.Referrers, what is attached to the image comes after.
+//
+// What is attached to an image is its OCI 1.1 referrers and cosign's
+// sha256-<hex>.sig, .att and .sbom tags, of the image and of each image
+// of an index. remote.Referrers reads the referrers, and remote's writes
+// list them, through the OCI fallback tag on a registry without the
+// referrers API. Two pieces are kmirror's: one listing of a source
+// repository's tags tells which manifests have anything attached (asking
+// remote.Referrers and cosign's three tags of each manifest would cost
+// four requests or more a manifest, on every run), and the artifacts of
+// one subject are written one at a time, since remote updates a fallback
+// tag by reading it and writing it back. MissingSignatures names the
+// signatures a copy lacks.
 //
 // A [Prober] sends the HEAD requests of a process that runs for long (the
 // webhook), logging in once per repository rather than once per request.
