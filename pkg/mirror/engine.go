@@ -50,7 +50,7 @@ type Engine struct {
 }
 
 // New validates rules and returns an engine for them. Errors about a single
-// rule are *RuleError; about an image field, *FieldError.
+// rule are *RuleError; about an image field or value, *FieldError.
 func New(rules Rules) (*Engine, error) {
 	if err := CheckEscapePrefix(rules.EscapePrefix); err != nil {
 		return nil, err
@@ -62,11 +62,15 @@ func New(rules Rules) (*Engine, error) {
 	if err := checkImageFields(rules.ImageFields); err != nil {
 		return nil, err
 	}
+	if err := checkImageValues(rules.ImageValues); err != nil {
+		return nil, err
+	}
 	rules.Mirrors = make([]Rule, len(mirrors))
 	for i, m := range mirrors {
 		rules.Mirrors[i] = m.Rule
 	}
 	rules.ImageFields = slices.Clone(rules.ImageFields)
+	rules.ImageValues = slices.Clone(rules.ImageValues)
 	return &Engine{rules: rules, mirrors: mirrors}, nil
 }
 
@@ -75,6 +79,7 @@ func (e *Engine) Rules() Rules {
 	r := e.rules
 	r.Mirrors = slices.Clone(r.Mirrors)
 	r.ImageFields = slices.Clone(r.ImageFields)
+	r.ImageValues = slices.Clone(r.ImageValues)
 	return r
 }
 
