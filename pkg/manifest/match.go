@@ -124,6 +124,12 @@ func (w *walker) follow(n *yaml.Node, path Path, steps fieldpath.Path, s *spec, 
 			}
 			w.next(p.value, path.with(k), rest, s, f, through(p, on))
 		}
+	case fieldpath.Repeat:
+		// The group none of the times, then once more and the group again;
+		// each time goes at least one level deeper, so the document's
+		// depth ends it.
+		w.follow(n, path, rest, s, f, on)
+		w.follow(n, path, append(slices.Clip(step.Sub), steps...), s, f, on)
 	case fieldpath.Each, fieldpath.Where:
 		if n.Kind != yaml.SequenceNode {
 			return
