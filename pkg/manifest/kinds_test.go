@@ -333,10 +333,15 @@ spec:
 			[]string{"spec.components[0].properties.image=nginx", "spec.components[0].traits[1].properties.image=fluentd",
 				"spec.components[1].properties.image=busybox"}},
 	}
+	// Built in, the fields are found without finding fields by name.
+	noInfer := builtinWalk.with([]mirror.ImageField{{Exclude: true}}, nil)
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			if diff := cmp.Diff(tc.want, fieldPaths(t, builtinWalk, tc.doc)); diff != "" {
 				t.Errorf("fields (-want +got):\n%s", diff)
+			}
+			if diff := cmp.Diff(tc.want, fieldPaths(t, noInfer, tc.doc)); diff != "" {
+				t.Errorf("fields without inference (-want +got):\n%s", diff)
 			}
 		})
 	}
@@ -346,8 +351,8 @@ spec:
 // built-in kind to their own fields: neither writes into the built-in
 // fields they share.
 func TestDeclaredFieldsApart(t *testing.T) {
-	a := builtinWalk.with([]mirror.ImageField{{Kind: "Workflow", Path: "spec.a"}})
-	b := builtinWalk.with([]mirror.ImageField{{Kind: "Workflow", Path: "spec.b"}})
+	a := builtinWalk.with([]mirror.ImageField{{Kind: "Workflow", Path: "spec.a"}}, nil)
+	b := builtinWalk.with([]mirror.ImageField{{Kind: "Workflow", Path: "spec.b"}}, nil)
 	doc := "apiVersion: argoproj.io/v1alpha1\nkind: Workflow\nspec: {a: x, b: y}"
 	for _, tc := range []struct {
 		wk   *Walk
@@ -369,7 +374,7 @@ func TestDeclaredFields(t *testing.T) {
 		{Group: "example.com", Path: "spec.*.sidecarImage"},
 		{Kind: "Pool", Path: "spec.members[role=primary].image"},
 		{Group: "argoproj.io", Kind: "Workflow", Path: "spec.templates[].container.image"},
-	})
+	}, nil)
 	tests := []struct {
 		name, doc string
 		want      []string

@@ -22,6 +22,13 @@ const (
 	// the reason in Err: its imagePullPolicy is Never, say. Rule is the
 	// rule that would have mirrored it.
 	Kept Action = "kept"
+	// Templated is never the engine's answer either. The walk gives it to
+	// an image whose tag or digest is a placeholder filled in later
+	// ("golang:$(params.version)"), where a rule mirrors the registry and
+	// repository written before it: Rule is that rule, Result keeps the
+	// placeholder as written. No mirroring job can copy such an image,
+	// whose tag is known only when it runs.
+	Templated Action = "templated"
 )
 
 // Decision is the engine's answer for one image.
