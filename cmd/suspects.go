@@ -49,8 +49,11 @@ func (o *ImagesOptions) runSuspects(cmd *cobra.Command, files []fileset.File, en
 	})
 	for _, s := range suspects {
 		entry := tableCell{s.List + ": - " + s.Entry, newColor}
-		if s.Entry == "" {
+		switch {
+		case s.Entry == "":
 			entry = tableCell{"none: " + s.Why, unchangedColor}
+		case s.Why != "":
+			entry.text += "  # " + s.Why
 		}
 		t.add([]tableCell{{s.File + ":" + strconv.Itoa(s.Line), nil}, {s.Object.String(), nil}, {s.Path, nil}, {s.Image, nil}, entry})
 	}

@@ -154,11 +154,11 @@ var exclusionSets = []ExclusionSet{
 		"helm.toolkit.fluxcd.io", "helm.fluxcd.io", "helm.cattle.io", "fleet.cattle.io", "kustomize.config.k8s.io"),
 		mirror.ImageField{Group: "argoproj.io", Kind: "Application", Exclude: true},
 		mirror.ImageField{Group: "argoproj.io", Kind: "ApplicationSet", Exclude: true})},
-	{"machines and clouds: an image there is a VM or OS image, or one a cloud service pulls", groups(
+	{"machines and clouds: VM and OS images, and images a cloud pulls", groups(
 		"cluster.x-k8s.io", "*.cluster.x-k8s.io", "machine.openshift.io", "metal3.io", "tinkerbell.org", "harvesterhci.io",
 		"rke-machine-config.cattle.io", "*.crossplane.io", "*.upbound.io", "*.cnrm.cloud.google.com", "*.services.k8s.aws",
 		"*.azure.com", "karpenter.sh", "*.karpenter.sh", "karpenter.k8s.aws", "*.gardener.cloud")},
-	{"image automation and build tools: an image there is scanned or pushed, not pulled", groups(
+	{"image automation and builds: images scanned or pushed, not pulled", groups(
 		"image.toolkit.fluxcd.io", "skaffold")},
 }
 

@@ -25,7 +25,7 @@ type Suspect struct {
 	// in YAML's flow style, ready to paste under spec.imageFields or
 	// spec.imageValues: {kind: ConfigMap, path: data.CSI_IMAGE}, {env:
 	// OPERATOR_IMAGE}, {arg: --image}. It is "" when no entry can, and Why
-	// says why.
+	// says why; Why may also warn about an entry.
 	Entry string `json:"entry,omitempty"`
 	// List is the list of the rules the entry goes in: "imageFields" or
 	// "imageValues".
@@ -258,6 +258,11 @@ func (s *suspecter) entry(v string, w word, path Path, ctx context) (list, entry
 	if !ok {
 		return "", "", "a key on its way is not one a field path can name (it holds . [ ] = * ( ) or white space)"
 	}
+	for _, e := range rel {
+		if notByName[e.Key] && (e.Key == "output" || e.Key == "outputs") {
+			why = "under " + e.Key + ", where a build pushes: declare it only if the cluster pulls it too"
+		}
+	}
 	var b strings.Builder
 	b.WriteString("{")
 	if ctx.group != "" {
@@ -267,7 +272,7 @@ func (s *suspecter) entry(v string, w word, path Path, ctx context) (list, entry
 		b.WriteString("kind: " + ctx.kind + ", ")
 	}
 	fmt.Fprintf(&b, "path: %q}", p)
-	return "imageFields", b.String(), ""
+	return "imageFields", b.String(), why
 }
 
 // flagBefore returns the flag whose value the word w of v is:
