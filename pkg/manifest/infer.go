@@ -101,6 +101,9 @@ func inferable(n *yaml.Node, container bool) bool {
 	if n.Kind != yaml.ScalarNode || notString(n) != nil || n.Value == "" {
 		return false
 	}
+	if !container && !mayNameTagOrHost(n.Value) {
+		return false // the fast way out, before the reference grammar's regular expressions
+	}
 	name, _, templated := splitPlaceholder(n.Value)
 	if !templated {
 		name = n.Value
@@ -110,6 +113,17 @@ func inferable(n *yaml.Node, container bool) bool {
 		return false
 	}
 	return container || templated || ref.Host != "" || ref.Suffix != ""
+}
+
+// mayNameTagOrHost reports whether v may name a tag, a digest or a
+// registry host: it has a ":" or an "@", or a first component that is a
+// host by the reference grammar's rule.
+func mayNameTagOrHost(v string) bool {
+	if strings.ContainsAny(v, ":@") {
+		return true
+	}
+	first, _, ok := strings.Cut(v, "/")
+	return ok && (strings.Contains(first, ".") || first == "localhost" || strings.ToLower(first) != first)
 }
 
 // infers reports whether fields are found by name in the objects of

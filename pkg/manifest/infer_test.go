@@ -1,6 +1,7 @@
 package manifest
 
 import (
+	"errors"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -204,5 +205,20 @@ func TestWithoutInference(t *testing.T) {
 	}
 	if diff := cmp.Diff([]string{"spec.runner.image=r (declared)"}, foundPaths(t, WalkOf(off), doc)); diff != "" {
 		t.Errorf("without inference (-want +got):\n%s", diff)
+	}
+}
+
+// TestByNameRefusesDuplicateKeys: a field found by name is read as kubectl
+// reads it, so a mapping on its way that holds a key twice is refused.
+func TestByNameRefusesDuplicateKeys(t *testing.T) {
+	for _, doc := range []string{
+		"apiVersion: example.com/v1\nkind: Thing\nspec:\n  image: quay.io/a:1\n  image: quay.io/b:1",
+		"apiVersion: example.com/v1\nkind: Thing\nspec:\n  volume:\n    image: {reference: quay.io/a:1, reference: quay.io/b:1}",
+	} {
+		_, err := builtinWalk.Images(parse(t, doc))
+		var dup *DuplicateKeyError
+		if !errors.As(err, &dup) {
+			t.Errorf("Images = %v, want a *DuplicateKeyError for\n%s", err, doc)
+		}
 	}
 }

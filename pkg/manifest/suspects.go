@@ -141,17 +141,17 @@ func (s *suspecter) node(n *yaml.Node, path Path, ctx context, base int) {
 		if err != nil {
 			return
 		}
-		if kind := scalar(value(ps, "kind")); kind != "" && scalar(value(ps, "apiVersion")) != "" {
-			if strings.HasSuffix(kind, "List") && value(ps, "items") != nil || kind == "CustomResourceDefinition" {
-				if kind == "CustomResourceDefinition" {
-					return
-				}
-			} else {
+		if kind, apiVersion := scalar(value(ps, "kind")), scalar(value(ps, "apiVersion")); kind != "" && apiVersion != "" {
+			switch {
+			case kind == "CustomResourceDefinition":
+				return
+			case strings.HasSuffix(kind, "List") && value(ps, "items") != nil:
+				// Its items are objects of their own.
+			default:
 				meta := value(ps, "metadata")
-				ctx = context{
-					loc:   Location{File: s.file, Document: ctx.loc.Document, Object: Object{Kind: kind, Namespace: scalar(lookup(meta, "namespace")), Name: scalar(lookup(meta, "name"))}},
-					group: groupOf(scalar(value(ps, "apiVersion"))), kind: kind, rootPath: path, node: n,
-				}
+				obj := Object{Kind: kind, Namespace: scalar(lookup(meta, "namespace")), Name: scalar(lookup(meta, "name"))}
+				ctx = context{loc: Location{File: s.file, Document: ctx.loc.Document, Object: obj},
+					group: groupOf(apiVersion), kind: kind, rootPath: path, node: n}
 			}
 		}
 		for _, p := range ps {
