@@ -114,9 +114,10 @@ var builtinSets = []FieldSet{
 	{Group: "postgresql.cnpg.io", Kinds: []string{"Pooler"}, Paths: []string{"spec.pgbouncer.image"}},
 
 	// Shipwright (shipwright-io/build pkg/apis/build/v1beta1): the steps
-	// of a build strategy, and source code shipped as an image. A
-	// build's output is where it pushes, not an image to pull.
-	{Group: "shipwright.io", Kinds: []string{"BuildStrategy", "ClusterBuildStrategy"}, Paths: []string{"spec.steps[].image"}},
+	// of a build strategy ("buildSteps" in v1alpha1), and source code
+	// shipped as an image. A build's output is where it pushes, not an
+	// image to pull.
+	{Group: "shipwright.io", Kinds: []string{"BuildStrategy", "ClusterBuildStrategy"}, Paths: []string{"spec.steps[].image", "spec.buildSteps[].image"}},
 	{Group: "shipwright.io", Kinds: []string{"Build"}, Paths: []string{"spec.source.ociArtifact.image"}},
 	{Group: "shipwright.io", Kinds: []string{"BuildRun"}, Paths: []string{"spec.build.spec.source.ociArtifact.image"}},
 

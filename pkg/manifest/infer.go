@@ -172,8 +172,8 @@ var exclusionSets = []ExclusionSet{
 		"cluster.x-k8s.io", "*.cluster.x-k8s.io", "machine.openshift.io", "metal3.io", "tinkerbell.org", "harvesterhci.io",
 		"rke-machine-config.cattle.io", "*.crossplane.io", "*.upbound.io", "*.cnrm.cloud.google.com", "*.services.k8s.aws",
 		"*.azure.com", "karpenter.sh", "*.karpenter.sh", "karpenter.k8s.aws", "*.gardener.cloud")},
-	{"image automation and builds: images scanned or pushed, not pulled", groups(
-		"image.toolkit.fluxcd.io", "skaffold")},
+	{"tools outside the cluster: images they scan, push or run themselves", groups(
+		"image.toolkit.fluxcd.io", "skaffold", "kind.x-k8s.io", "k3d.io")},
 }
 
 func groups(names ...string) []mirror.ImageField {

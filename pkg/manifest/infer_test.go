@@ -116,6 +116,7 @@ spec:
         spec:
           runner: {image: "!*:latest"}
           sidecar: {image: "quay.io/x/y:1"}`, nil},
+		{"a kind cluster's configuration, for a tool outside the cluster", "apiVersion: kind.x-k8s.io/v1alpha4\nkind: Cluster\nnodes:\n- role: control-plane\n  image: kindest/node:v1.31.0", nil},
 		{"a Gatekeeper constraint", "apiVersion: constraints.gatekeeper.sh/v1beta1\nkind: K8sAllowedRepos\nspec:\n  parameters:\n    image: quay.io/x/y:1", nil},
 		{"an image composed of parts", "apiVersion: nvidia.com/v1\nkind: ClusterPolicy\nspec:\n  driver: {repository: nvcr.io/nvidia, image: driver:550, version: '550.54.15'}\n  toolkit: {image: container-toolkit, registry: nvcr.io}", nil},
 		{"where a build pushes", "apiVersion: kafka.strimzi.io/v1\nkind: KafkaConnect\nspec:\n  build:\n    output: {type: docker, image: ttl.sh/strimzi-connect-example:24h}", nil},

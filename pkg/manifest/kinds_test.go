@@ -301,6 +301,8 @@ spec:
   - {name: build, image: quay.io/containers/buildah:v1.43.2, imagePullPolicy: Always}
   - {name: push, image: kaniko}`,
 			[]string{"spec.steps[0].image=quay.io/containers/buildah:v1.43.2", "spec.steps[1].image=kaniko"}},
+		{"Shipwright v1alpha1 BuildStrategy", "apiVersion: shipwright.io/v1alpha1\nkind: BuildStrategy\nspec:\n  buildSteps: [{name: build, image: quay.io/openshift-pipeline/s2i:nightly}]",
+			[]string{"spec.buildSteps[0].image=quay.io/openshift-pipeline/s2i:nightly"}},
 		{"Shipwright Build", `apiVersion: shipwright.io/v1beta1
 kind: Build
 spec:
