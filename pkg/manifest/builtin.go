@@ -121,6 +121,10 @@ var builtinSets = []FieldSet{
 	{Group: "shipwright.io", Kinds: []string{"Build"}, Paths: []string{"spec.source.ociArtifact.image"}},
 	{Group: "shipwright.io", Kinds: []string{"BuildRun"}, Paths: []string{"spec.build.spec.source.ociArtifact.image"}},
 
+	// Operator Lifecycle Manager v1 (operator-framework/operator-controller
+	// api/v1): the catalog image that catalogd pulls and serves.
+	{Group: "olm.operatorframework.io", Kinds: []string{"ClusterCatalog"}, Paths: []string{"spec.source.image.ref"}},
+
 	// KubeVela (kubevela/kubevela): a component's "image" property, as
 	// the webservice, worker and task types take it, and a sidecar
 	// trait's. Its examples write bare names ("nginx"), which finding by

@@ -173,7 +173,7 @@ var exclusionSets = []ExclusionSet{
 		"rke-machine-config.cattle.io", "*.crossplane.io", "*.upbound.io", "*.cnrm.cloud.google.com", "*.services.k8s.aws",
 		"*.azure.com", "karpenter.sh", "*.karpenter.sh", "karpenter.k8s.aws", "*.gardener.cloud")},
 	{"tools outside the cluster: images they scan, push or run themselves", groups(
-		"image.toolkit.fluxcd.io", "skaffold", "kind.x-k8s.io", "k3d.io")},
+		"image.toolkit.fluxcd.io", "argocd-image-updater.argoproj.io", "skaffold", "kind.x-k8s.io", "k3d.io")},
 }
 
 func groups(names ...string) []mirror.ImageField {

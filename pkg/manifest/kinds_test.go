@@ -316,6 +316,8 @@ spec:
     - type: Image
       image: {names: [quay.io/x/base:1]}`,
 			[]string{"spec.source.ociArtifact.image=source-bundle"}},
+		{"OLM ClusterCatalog", "apiVersion: olm.operatorframework.io/v1\nkind: ClusterCatalog\nspec:\n  source:\n    type: Image\n    image: {ref: quay.io/operatorhubio/catalog:latest, pollIntervalMinutes: 10}",
+			[]string{"spec.source.image.ref=quay.io/operatorhubio/catalog:latest"}},
 		{"KubeVela Application", `apiVersion: core.oam.dev/v1beta1
 kind: Application
 spec:
