@@ -194,3 +194,43 @@ data:
 		t.Errorf("--suspects -o mirror-list: exit %d, %s", code, stderr)
 	}
 }
+
+// TestSyncAndVerifyFoundByName: sync copies, and verify checks, the image
+// of a field found by name and a parameter's default, as the rewrite
+// points at them; not a templated tag, which no job can copy; and with
+// --no-infer, not the field found by name.
+func TestSyncAndVerifyFoundByName(t *testing.T) {
+	host, rules := syncRegistry(t)
+	manifests := "apiVersion: example.com/v1\nkind: Worker\nmetadata: {name: w}\nspec:\n  image: " + host + "/src/app:1\n" +
+		"---\napiVersion: tekton.dev/v1\nkind: Task\nmetadata: {name: t}\nspec:\n  params: [{name: builder, default: " + host + "/src/app:1}]\n" +
+		"  steps:\n  - {name: a, image: $(params.builder)}\n  - {name: b, image: '" + host + "/src/app:$(params.tag)'}\n"
+	flags := []string{"--rules", rules, "--plain-http", host}
+	out, errOut, code := run(t, manifests, append([]string{"sync"}, flags...)...)
+	if code != 0 || !strings.HasPrefix(out, "copied 1 image (") {
+		t.Errorf("sync: exit %d\n%s%s", code, out, errOut)
+	}
+	out, errOut, code = run(t, manifests, append([]string{"verify", "-o", "json"}, flags...)...)
+	var rep verifyReport
+	if err := json.Unmarshal([]byte(out), &rep); err != nil {
+		t.Fatalf("%v\n%s", err, errOut)
+	}
+	var got []string
+	for _, img := range rep.Images {
+		got = append(got, img.Path+" "+img.Pulled+" "+string(img.Verdict))
+	}
+	want := []string{
+		"spec.image " + host + "/mirror/app:1 present",
+		"spec.params[0].default " + host + "/mirror/app:1 present",
+		"spec.steps[1].image " + host + "/mirror/app:$(params.tag) error",
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("verify (-want +got):\n%s", diff)
+	}
+	out, errOut, code = run(t, manifests, append([]string{"verify", "-o", "json", "--no-infer"}, flags...)...)
+	if err := json.Unmarshal([]byte(out), &rep); err != nil {
+		t.Fatalf("%v\n%s", err, errOut)
+	}
+	if len(rep.Images) != 2 || rep.Images[0].Path != "spec.params[0].default" {
+		t.Errorf("verify --no-infer: %+v, want the parameter's default and the templated tag only", rep.Images)
+	}
+}
