@@ -211,10 +211,12 @@ func Images(n *yaml.Node) ([]Field, error) {
 }
 
 // Images returns the image fields of the object n, in the order they are
-// written: those of every pod spec in it, the built-in fields of its kind,
-// and the fields the rules declare for its kind. It fails on a mapping on
-// the way to an image that holds a key twice (*DuplicateKeyError), and on
-// aliases that expand without end.
+// written: those of every pod spec in it and the images its containers
+// pass in variables and flags, the built-in fields of its kind, the fields
+// the rules declare for its kind, and the fields found by name; a step's
+// image that is a whole parameter is reported as the parameter's value.
+// It fails on a mapping on the way to an image that holds a key twice
+// (*DuplicateKeyError), and on aliases that expand without end.
 func (wk *Walk) Images(n *yaml.Node) ([]Field, error) {
 	w := &walker{walk: wk}
 	w.object(n, nil, way{}, nil)
