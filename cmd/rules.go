@@ -72,7 +72,7 @@ func builtinFieldsComment() string {
 	b.WriteString("# in every object with an apiVersion and a kind, a key \"image\" or \"imageName\"\n")
 	b.WriteString("# whose value parses as an image (in a container's shape; elsewhere, one with a\n")
 	b.WriteString("# tag, a digest or a registry host), and \"image: {reference: ...}\"; outside\n")
-	b.WriteString("# metadata, status, labels, annotations and \"output\", and outside these kinds:\n")
+	b.WriteString("# metadata, status, labels, annotations, \"output\" and Helm \"values\", and\n# outside these kinds:\n")
 	for _, set := range manifest.ExclusionSets() {
 		b.WriteString("# - " + set.Why + ":\n")
 		line := "#  "

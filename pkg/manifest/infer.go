@@ -24,7 +24,8 @@ import (
 //   - The places that are never walked stay so: metadata, ConfigMaps,
 //     Secrets and CRDs (see skipKinds); and for names only, an object's
 //     status (what the cluster reports), labels and annotations wherever
-//     they are, and "output" and "outputs", where builds push.
+//     they are, "output" and "outputs", where builds push, and Helm values
+//     ("values", "valuesObject", "valuesInline").
 //   - Kinds whose "image" is not one the cluster pulls are excluded
 //     ([ExclusionSets]): policies, whose values are patterns; Helm values,
 //     which a chart may compose into other names; machines and clouds,
@@ -39,8 +40,15 @@ import (
 //
 // A value that does not count is not reported: it is not an image field.
 
-// notByName are keys below which no field is found by name.
-var notByName = map[string]bool{"labels": true, "annotations": true, "output": true, "outputs": true}
+// notByName are keys below which no field is found by name: labels and
+// annotations, which describe; where builds push; and Helm values, in any
+// kind (KubeVela's helm components, kustomize's inflated charts), which a
+// chart may compose into other names.
+var notByName = map[string]bool{
+	"labels": true, "annotations": true,
+	"output": true, "outputs": true,
+	"values": true, "valuesObject": true, "valuesInline": true,
+}
 
 // composedWith are the keys beside an "image" that make it one part of a
 // name that an operator composes: {repository: nvcr.io/nvidia, image:

@@ -82,6 +82,16 @@ spec:
   - labels: {image: quay.io/x/y:1}
     annotations: {image: quay.io/x/y:1}`, nil},
 		{"a Helm values blob in a string", "apiVersion: example.com/v1\nkind: Release\nspec:\n  valuesContent: |\n    image: quay.io/x/y:1\n    sidecars: [{name: a, image: b:1}]", nil},
+		{"Helm values in a kind that is no release", `apiVersion: core.oam.dev/v1beta1
+kind: Application
+spec:
+  components:
+  - name: redis
+    type: helm
+    properties:
+      chart: redis
+      values: {image: {registry: docker.io, repository: bitnami/redis}, sidecar: {image: "quay.io/x/y:1"}}
+      valuesObject: {image: "quay.io/x/y:1"}`, nil},
 		{"a Helm release's values", "apiVersion: helm.toolkit.fluxcd.io/v2\nkind: HelmRelease\nspec:\n  values:\n    image: ghcr.io/stefanprodan/podinfo:6.5.0", nil},
 		{"a CRD's schema", `apiVersion: apiextensions.k8s.io/v1
 kind: CustomResourceDefinition
