@@ -6,12 +6,14 @@ import (
 	"errors"
 	"io"
 	"maps"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 	"sigs.k8s.io/kustomize/kyaml/yaml"
 
 	"kmirror.dev/kmirror/pkg/golden"
@@ -66,6 +68,10 @@ func TestGoldenImagesAgree(t *testing.T) {
 				if _, rest, found := strings.Cut(got, "://"); found && img.Action != "invalid" {
 					got = rest
 				}
+				// An argument holds its flag and more besides the image.
+				if argument.MatchString(img.Path) && strings.Contains(got, img.Result) {
+					got = img.Result
+				}
 				if !ok || got != img.Result {
 					t.Errorf("document %d, %s: expected.yaml holds %q, images says %q (%s)", img.Document, img.Path, got, img.Result, img.Action)
 				}
@@ -82,7 +88,7 @@ func TestGoldenImagesAgree(t *testing.T) {
 				t.Fatalf("exit %d: %s", code, stderr)
 			}
 			want := slices.Sorted(maps.Keys(mirrored))
-			if diff := cmp.Diff(want, strings.Fields(stdout)); diff != "" {
+			if diff := cmp.Diff(want, strings.Fields(stdout), cmpopts.EquateEmpty()); diff != "" {
 				t.Errorf("mirror-list (-mirrored images +got):\n%s", diff)
 			}
 		})
@@ -91,6 +97,9 @@ func TestGoldenImagesAgree(t *testing.T) {
 		t.Fatal("no golden case has an expected.yaml")
 	}
 }
+
+// argument matches the path of a container's argument.
+var argument = regexp.MustCompile(`\.(args|command)\[\d+\]$`)
 
 // changedLeaves counts the values that differ between a and b, which
 // have the same shape.

@@ -35,6 +35,9 @@ type ImagesOptions struct {
 	RulesOptions
 	ColorOptions
 	Output string
+	// Suspects lists the strings that look like images where the walk
+	// does not read, instead of the images.
+	Suspects bool
 }
 
 // AddFlags registers the images flags.
@@ -42,6 +45,9 @@ func (o *ImagesOptions) AddFlags(fs *pflag.FlagSet) {
 	o.RulesOptions.AddFlags(fs)
 	o.ColorOptions.AddFlags(fs)
 	fs.StringVarP(&o.Output, "output", "o", imagesTable, "format: "+strings.Join(imageFormats, ", "))
+	fs.BoolVar(&o.Suspects, "suspects", false,
+		"list instead the strings that look like images (a registry a rule covers, a repository, a tag or digest) "+
+			"where kmirror does not read, each with an entry for the rules that makes it read them")
 }
 
 // Validate checks the flags.
@@ -51,6 +57,9 @@ func (o *ImagesOptions) Validate() error {
 	}
 	if !slices.Contains(imageFormats, o.Output) {
 		return fmt.Errorf("--output must be %s, not %q", strings.Join(imageFormats, ", "), o.Output)
+	}
+	if o.Suspects && o.Output == imagesMirrorList {
+		return errors.New("--suspects lists as a table or as JSON, not as a mirror-list")
 	}
 	return nil
 }
@@ -66,7 +75,18 @@ nothing, and lists every image field: the file and line, the object, the
 field path, the image, the image it maps to, and the rule that decided it,
 or why none did ("escaped", "already mirrored", "no rule", "invalid"), or
 "kept" for an image a rule covers but whose pull policy is Never: the node
-must hold it under its own name, so it is never rewritten.
+must hold it under its own name, so it is never rewritten; "templated"
+for an image whose tag is a placeholder, its registry and repository
+mirrored. FOUND says how the field is known to hold an image: "builtin"
+(pod specs and the built-in fields), "declared" (spec.imageFields and
+spec.imageValues) or "by-name" (a key "image" or "imageName" of a custom
+resource).
+
+With --suspects, it lists instead the strings that look like images in
+places kmirror does not read (a registry host that a rule covers, then a
+repository and a tag or digest), each with an entry to paste under
+spec.imageFields or spec.imageValues of the rules, so that kmirror reads
+it.
 
 Formats (-o):
   table        one line per image field; coloured on terminals
@@ -83,7 +103,10 @@ Formats (-o):
   kmirror images -o mirror-list deploy/ > images.txt
 
   # For scripts
-  kmirror images -o json --rules my-rules.yaml deploy/ | jq -r '.images[] | select(.action == "no rule") | .image'`,
+  kmirror images -o json --rules my-rules.yaml deploy/ | jq -r '.images[] | select(.action == "no rule") | .image'
+
+  # Which fields hold images that kmirror does not read?
+  kmirror images --suspects deploy/`,
 		RunE: o.Run,
 	}
 	o.AddFlags(cmd.Flags())
@@ -111,6 +134,9 @@ func (o *ImagesOptions) Run(cmd *cobra.Command, args []string) error {
 	stdout := cmd.OutOrStdout()
 	var out output
 	var spool *fileset.Spool
+	if o.Suspects {
+		return o.runSuspects(cmd, files, eng)
+	}
 	switch o.Output {
 	case imagesJSON:
 		spool = fileset.NewSpool(0)
@@ -185,12 +211,17 @@ type tableOutput struct {
 
 var tableHeader = []tableCell{
 	{"LOCATION", tableHeaderColor}, {"OBJECT", tableHeaderColor}, {"FIELD", tableHeaderColor},
-	{"IMAGE", tableHeaderColor}, {"MIRROR", tableHeaderColor}, {"RULE", tableHeaderColor},
+	{"IMAGE", tableHeaderColor}, {"MIRROR", tableHeaderColor}, {"RULE", tableHeaderColor}, {"FOUND", tableHeaderColor},
 }
 
 func newImagesTable(w io.Writer) *tableOutput {
+	return newTable(w, tableHeader)
+}
+
+// newTable returns a table whose first row is header.
+func newTable(w io.Writer, header []tableCell) *tableOutput {
 	t := &tableOutput{w: w, rows: fileset.NewSpool(0)}
-	t.add(tableHeader)
+	t.add(header)
 	return t
 }
 
@@ -263,6 +294,10 @@ func (t *tableOutput) end(manifest.Summary) error {
 
 func imageRow(img manifest.Image) []tableCell {
 	d := img.Decision
+	field := img.Path
+	if len(img.UsedBy) > 0 {
+		field += " (for " + strings.Join(img.UsedBy, ", ") + ")"
+	}
 	result := tableCell{img.Pulled(), newColor}
 	if !img.Rewritten() {
 		result.color = unchangedColor
@@ -273,6 +308,8 @@ func imageRow(img manifest.Image) []tableCell {
 		rule = tableCell{leftUnmirrored, invalidColor}
 	case d.Action == mirror.Mirrored:
 		rule.text = d.Rule.From
+	case d.Action == mirror.Templated:
+		rule = tableCell{d.Rule.From + " (templated)", escapedColor}
 	case d.Action == mirror.Kept:
 		rule.text = "kept"
 		var never *manifest.PullNeverError
@@ -290,9 +327,10 @@ func imageRow(img manifest.Image) []tableCell {
 	return []tableCell{
 		{img.File + ":" + strconv.Itoa(img.Line), nil},
 		{img.Object.String(), nil},
-		{img.Path, nil},
+		{field, nil},
 		{d.Image, nil},
 		result,
 		rule,
+		{string(img.Found), nil},
 	}
 }

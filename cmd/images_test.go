@@ -45,14 +45,14 @@ func TestImagesTable(t *testing.T) {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}
 	rows := [][]string{
-		{"LOCATION", "OBJECT", "FIELD", "IMAGE", "MIRROR", "RULE"},
-		{file + ":8", "Deployment shop/web", "spec.template.spec.initContainers[0].image", "direct.to/busybox:1.36", "busybox:1.36", "escaped"},
-		{file + ":10", "Deployment shop/web", "spec.template.spec.containers[0].image", "nginx:1.25", ecr + "/dockerhub/nginx:1.25", "docker.io/"},
-		{file + ":11", "Deployment shop/web", "spec.template.spec.containers[1].image", ecr + "/quay/envoy/envoy:v1", ecr + "/quay/envoy/envoy:v1", "already mirrored"},
-		{file + ":12", "Deployment shop/web", "spec.template.spec.containers[2].image", "ghcr.io/acme/app:2", "ghcr.io/acme/app:2", "no rule"},
-		{file + ":13", "Deployment shop/web", "spec.template.spec.containers[3].image", "Nginx", "Nginx", "invalid"},
-		{file + ":20", "Pod p", "spec.containers[0].image", "nginx:1.25", ecr + "/dockerhub/nginx:1.25", "docker.io/"},
-		{file + ":21", "Pod p", "spec.containers[1].image", "quay.io/coreos/etcd:v3.5.0", ecr + "/quay/coreos/etcd:v3.5.0", "quay.io/"},
+		{"LOCATION", "OBJECT", "FIELD", "IMAGE", "MIRROR", "RULE", "FOUND"},
+		{file + ":8", "Deployment shop/web", "spec.template.spec.initContainers[0].image", "direct.to/busybox:1.36", "busybox:1.36", "escaped", "builtin"},
+		{file + ":10", "Deployment shop/web", "spec.template.spec.containers[0].image", "nginx:1.25", ecr + "/dockerhub/nginx:1.25", "docker.io/", "builtin"},
+		{file + ":11", "Deployment shop/web", "spec.template.spec.containers[1].image", ecr + "/quay/envoy/envoy:v1", ecr + "/quay/envoy/envoy:v1", "already mirrored", "builtin"},
+		{file + ":12", "Deployment shop/web", "spec.template.spec.containers[2].image", "ghcr.io/acme/app:2", "ghcr.io/acme/app:2", "no rule", "builtin"},
+		{file + ":13", "Deployment shop/web", "spec.template.spec.containers[3].image", "Nginx", "Nginx", "invalid", "builtin"},
+		{file + ":20", "Pod p", "spec.containers[0].image", "nginx:1.25", ecr + "/dockerhub/nginx:1.25", "docker.io/", "builtin"},
+		{file + ":21", "Pod p", "spec.containers[1].image", "quay.io/coreos/etcd:v3.5.0", ecr + "/quay/coreos/etcd:v3.5.0", "quay.io/", "builtin"},
 	}
 	if diff := cmp.Diff(alignedTable(rows), stdout); diff != "" {
 		t.Errorf("table (-want +got):\n%s", diff)
@@ -112,6 +112,8 @@ func TestImagesJSON(t *testing.T) {
 		File, Path, Image, Result, Action, Rule, Reason string
 		Document, Line                                  int
 		Object                                          object
+		Found                                           string
+		UsedBy                                          []string
 	}
 	var rep struct {
 		Images   []entry
@@ -128,13 +130,13 @@ func TestImagesJSON(t *testing.T) {
 	}
 	web := object{"Deployment", "shop", "web"}
 	want := []entry{
-		{"stdin", "spec.template.spec.initContainers[0].image", "direct.to/busybox:1.36", "busybox:1.36", "escaped", "", "", 1, 8, web},
-		{"stdin", "spec.template.spec.containers[0].image", "nginx:1.25", ecr + "/dockerhub/nginx:1.25", "mirrored", "docker.io/", "", 1, 10, web},
-		{"stdin", "spec.template.spec.containers[1].image", ecr + "/quay/envoy/envoy:v1", ecr + "/quay/envoy/envoy:v1", "already mirrored", "quay.io/", "", 1, 11, web},
-		{"stdin", "spec.template.spec.containers[2].image", "ghcr.io/acme/app:2", "ghcr.io/acme/app:2", "no rule", "", "", 1, 12, web},
-		{"stdin", "spec.template.spec.containers[3].image", "Nginx", "Nginx", "invalid", "", `invalid image reference "Nginx": invalid reference format: repository name (library/Nginx) must be lowercase`, 1, 13, web},
-		{"stdin", "spec.containers[0].image", "nginx:1.25", ecr + "/dockerhub/nginx:1.25", "mirrored", "docker.io/", "", 2, 20, object{"Pod", "", "p"}},
-		{"stdin", "spec.containers[1].image", "quay.io/coreos/etcd:v3.5.0", ecr + "/quay/coreos/etcd:v3.5.0", "mirrored", "quay.io/", "", 2, 21, object{"Pod", "", "p"}},
+		{"stdin", "spec.template.spec.initContainers[0].image", "direct.to/busybox:1.36", "busybox:1.36", "escaped", "", "", 1, 8, web, "builtin", nil},
+		{"stdin", "spec.template.spec.containers[0].image", "nginx:1.25", ecr + "/dockerhub/nginx:1.25", "mirrored", "docker.io/", "", 1, 10, web, "builtin", nil},
+		{"stdin", "spec.template.spec.containers[1].image", ecr + "/quay/envoy/envoy:v1", ecr + "/quay/envoy/envoy:v1", "already mirrored", "quay.io/", "", 1, 11, web, "builtin", nil},
+		{"stdin", "spec.template.spec.containers[2].image", "ghcr.io/acme/app:2", "ghcr.io/acme/app:2", "no rule", "", "", 1, 12, web, "builtin", nil},
+		{"stdin", "spec.template.spec.containers[3].image", "Nginx", "Nginx", "invalid", "", `invalid image reference "Nginx": invalid reference format: repository name (library/Nginx) must be lowercase`, 1, 13, web, "builtin", nil},
+		{"stdin", "spec.containers[0].image", "nginx:1.25", ecr + "/dockerhub/nginx:1.25", "mirrored", "docker.io/", "", 2, 20, object{"Pod", "", "p"}, "builtin", nil},
+		{"stdin", "spec.containers[1].image", "quay.io/coreos/etcd:v3.5.0", ecr + "/quay/coreos/etcd:v3.5.0", "mirrored", "quay.io/", "", 2, 21, object{"Pod", "", "p"}, "builtin", nil},
 	}
 	if diff := cmp.Diff(want, rep.Images); diff != "" {
 		t.Errorf("images (-want +got):\n%s", diff)

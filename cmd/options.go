@@ -10,6 +10,7 @@ import (
 	"github.com/mattn/go-isatty"
 	"github.com/spf13/pflag"
 
+	"kmirror.dev/kmirror/pkg/manifest"
 	"kmirror.dev/kmirror/pkg/mirror"
 	"kmirror.dev/kmirror/rules"
 )
@@ -18,18 +19,27 @@ import (
 // images.
 type RulesOptions struct {
 	Rules string
+	// NoInfer turns off the finding of image fields by name.
+	NoInfer bool
 }
 
-// AddFlags registers --rules.
+// AddFlags registers --rules and --no-infer.
 func (o *RulesOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.Rules, "rules", "", fmt.Sprintf(
 		"rules file, or the name of a built-in preset (%s); default %s",
 		strings.Join(rules.Presets(), ", "), rules.Default))
+	fs.BoolVar(&o.NoInfer, "no-infer", false,
+		`find no image field by its name ("image", "imageName") in custom resources; read only pod specs and the built-in and declared fields, as "- exclude: true" under spec.imageFields does`)
 }
 
-// Engine loads the selected rules.
+// Engine loads the selected rules, and with --no-infer adds to them an
+// exclusion of every kind.
 func (o *RulesOptions) Engine() (*mirror.Engine, error) {
-	return rules.Load(o.Rules)
+	eng, err := rules.Load(o.Rules)
+	if err != nil || !o.NoInfer {
+		return eng, err
+	}
+	return manifest.WithoutInference(eng)
 }
 
 // ColorOptions decides whether output is coloured.

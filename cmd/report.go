@@ -221,11 +221,17 @@ type imageReport struct {
 	// Reason says why an image is left as written: invalid, left
 	// unmirrored, or kept.
 	Reason string `json:"reason,omitempty"`
+	// Found says how the field is known to hold an image: builtin,
+	// declared or by-name.
+	Found string `json:"found"`
+	// UsedBy lists the fields that name this one, a parameter's default.
+	UsedBy []string `json:"usedBy,omitempty"`
 }
 
 func newImageReport(img manifest.Image) imageReport {
 	d := img.Decision
-	r := imageReport{Location: img.Location, Image: d.Image, Result: d.Result, Action: string(d.Action)}
+	r := imageReport{Location: img.Location, Image: d.Image, Result: d.Result, Action: string(d.Action),
+		Found: string(img.Found), UsedBy: img.UsedBy}
 	if d.Rule != nil {
 		r.Rule = d.Rule.From
 	}

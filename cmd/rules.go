@@ -23,7 +23,8 @@ Built-in presets: ` + strings.Join(rules.Presets(), ", ") + `.
 After the rules, a comment lists the image fields kmirror reads besides
 those of spec.imageFields: the fields of pod specs, in every object, and
 the built-in fields of custom resources, by group and kinds, with paths
-in the syntax of spec.imageFields.`,
+in the syntax of spec.imageFields; the container variables read as
+images; how fields are found by name, and the kinds where they are not.`,
 		Example: `  # Start a rules file of your own from the default
   kmirror rules > my-rules.yaml
 
@@ -64,6 +65,32 @@ func builtinFieldsComment() string {
 			}
 			b.WriteString("\n")
 		}
+	}
+	b.WriteString("# - in every container of a pod spec, the value of each variable RELATED_IMAGE_*\n")
+	b.WriteString("#   of env, besides those spec.imageValues names\n")
+	b.WriteString("#\n# Found by name, unless --no-infer or an entry \"- exclude: true\" turns it off:\n")
+	b.WriteString("# in every object with an apiVersion and a kind, a key \"image\" or \"imageName\"\n")
+	b.WriteString("# whose value parses as an image (in a container's shape; elsewhere, one with a\n")
+	b.WriteString("# tag, a digest or a registry host), and \"image: {reference: ...}\"; outside\n")
+	b.WriteString("# metadata, status, labels, annotations, \"output\" and Helm \"values\", and\n# outside these kinds:\n")
+	for _, set := range manifest.ExclusionSets() {
+		b.WriteString("# - " + set.Why + ":\n")
+		line := "#  "
+		for i, k := range set.Kinds {
+			name := k.Group
+			if k.Kind != "" {
+				name += " " + k.Kind
+			}
+			if i < len(set.Kinds)-1 {
+				name += ","
+			}
+			if len(line)+1+len(name) > 80 {
+				b.WriteString(line + "\n")
+				line = "#  "
+			}
+			line += " " + name
+		}
+		b.WriteString(line + "\n")
 	}
 	return b.String()
 }

@@ -123,7 +123,7 @@ func (o *ServeOptions) Run(cmd *cobra.Command, _ []string) error {
 	if err != nil {
 		return err
 	}
-	h := &admission.Handler{Log: log, Metrics: metrics, WaitTimeout: min(admission.DefaultWaitTimeout, o.ReviewBudget)}
+	h := &admission.Handler{Log: log, Metrics: metrics, WaitTimeout: min(admission.DefaultWaitTimeout, o.ReviewBudget), NoInfer: o.NoInfer}
 	rulesWatcher, err := o.loadRules(h, log, metrics)
 	if err != nil {
 		return err
@@ -170,7 +170,9 @@ func (o *ServeOptions) loadRules(h *admission.Handler, log *slog.Logger, metrics
 			return admission.NewRulesWatcher(o.Rules, h, log, metrics)
 		}
 	}
-	eng, err := o.Engine()
+	// The handler applies --no-infer, to these rules and to those a
+	// watcher rereads.
+	eng, err := rules.Load(o.Rules)
 	if err != nil {
 		return nil, err
 	}

@@ -82,7 +82,7 @@ func (p parser) rules(n *yaml.Node) (mirror.Rules, []map[string]int, error) {
 	if !ok {
 		return r, nil, p.errorf(n, "missing spec")
 	}
-	spec, err := p.fields(specNode, "spec", "escapePrefix", "mirrors", "imageFields")
+	spec, err := p.fields(specNode, "spec", "escapePrefix", "mirrors", "imageFields", "imageValues")
 	if err != nil {
 		return r, nil, err
 	}
@@ -100,6 +100,11 @@ func (p parser) rules(n *yaml.Node) (mirror.Rules, []map[string]int, error) {
 			return r, nil, err
 		}
 	}
+	if v, ok := spec["imageValues"]; ok {
+		if r.ImageValues, err = p.imageValues(v); err != nil {
+			return r, nil, err
+		}
+	}
 	var lines []map[string]int
 	if v, ok := spec["mirrors"]; ok {
 		r.Mirrors, lines, err = p.mirrors(v)
@@ -108,19 +113,18 @@ func (p parser) rules(n *yaml.Node) (mirror.Rules, []map[string]int, error) {
 }
 
 // imageFields reads spec.imageFields: the fields of custom resources that
-// hold images, each with a path that could match.
+// hold images, each with a path that could match, and the kinds excluded
+// from the finding of fields by name.
 func (p parser) imageFields(n *yaml.Node) ([]mirror.ImageField, error) {
-	if n.Kind != yaml.SequenceNode {
-		if n.Tag == "!!null" {
-			return nil, nil
-		}
-		return nil, p.errorf(n, "spec.imageFields must be a list")
+	items, err := p.list(n, "spec.imageFields")
+	if err != nil {
+		return nil, err
 	}
-	out := make([]mirror.ImageField, len(n.Content))
+	out := make([]mirror.ImageField, len(items))
 	seen := map[mirror.ImageField]int{}
-	for i, item := range n.Content {
+	for i, item := range items {
 		where := fmt.Sprintf("spec.imageFields[%d]", i)
-		f, err := p.fields(item, where, "group", "kind", "path")
+		f, err := p.fields(item, where, "group", "kind", "path", "exclude")
 		if err != nil {
 			return nil, err
 		}
@@ -131,16 +135,24 @@ func (p parser) imageFields(n *yaml.Node) ([]mirror.ImageField, error) {
 				}
 			}
 		}
-		path, ok := f["path"]
-		if !ok || out[i].Path == "" {
-			return nil, p.errorf(item, "%s: missing \"path\"", where)
-		}
-		if _, err := fieldpath.Parse(out[i].Path); err != nil {
-			var se *fieldpath.SyntaxError
-			if errors.As(err, &se) {
-				err = fmt.Errorf("%s at column %d", se.Msg, se.Column)
+		if v, ok := f["exclude"]; ok {
+			if v.Kind != yaml.ScalarNode || v.Tag != "!!bool" {
+				return nil, p.errorf(v, "%s.exclude must be true or false", where)
 			}
-			return nil, p.errorf(path, "%s.path %q: %v", where, out[i].Path, err)
+			out[i].Exclude = v.Value == "true"
+		}
+		if !out[i].Exclude && out[i].Path == "" {
+			return nil, p.errorf(item, "%s: missing \"path\" (or \"exclude: true\")", where)
+		}
+		if field, err := mirror.CheckImageField(out[i]); err != nil {
+			at := item
+			if v, ok := f[field]; ok {
+				at = v
+			}
+			if se := (*fieldpath.SyntaxError)(nil); errors.As(err, &se) {
+				return nil, p.errorf(at, "%s.path %q: %s at column %d", where, out[i].Path, se.Msg, se.Column)
+			}
+			return nil, p.errorf(at, "%s.%s: %v", where, field, err)
 		}
 		if j, dup := seen[out[i]]; dup {
 			return nil, p.errorf(item, "%s repeats spec.imageFields[%d]", where, j)
@@ -148,6 +160,54 @@ func (p parser) imageFields(n *yaml.Node) ([]mirror.ImageField, error) {
 		seen[out[i]] = i
 	}
 	return out, nil
+}
+
+// imageValues reads spec.imageValues: environment variable patterns and
+// flags whose values are images.
+func (p parser) imageValues(n *yaml.Node) ([]mirror.ImageValue, error) {
+	items, err := p.list(n, "spec.imageValues")
+	if err != nil {
+		return nil, err
+	}
+	out := make([]mirror.ImageValue, len(items))
+	seen := map[mirror.ImageValue]int{}
+	for i, item := range items {
+		where := fmt.Sprintf("spec.imageValues[%d]", i)
+		f, err := p.fields(item, where, "env", "arg")
+		if err != nil {
+			return nil, err
+		}
+		for key, dst := range map[string]*string{"env": &out[i].Env, "arg": &out[i].Arg} {
+			if v, ok := f[key]; ok {
+				if *dst, err = p.str(v, where+"."+key); err != nil {
+					return nil, err
+				}
+			}
+		}
+		if field, err := mirror.CheckImageValue(out[i]); err != nil {
+			at := item
+			if v, ok := f[field]; ok {
+				at = v
+			}
+			return nil, p.errorf(at, "%s: %v", where, err)
+		}
+		if j, dup := seen[out[i]]; dup {
+			return nil, p.errorf(item, "%s repeats spec.imageValues[%d]", where, j)
+		}
+		seen[out[i]] = i
+	}
+	return out, nil
+}
+
+// list returns the entries of the list n, named where; null is none.
+func (p parser) list(n *yaml.Node, where string) ([]*yaml.Node, error) {
+	if n.Kind != yaml.SequenceNode {
+		if n.Tag == "!!null" {
+			return nil, nil
+		}
+		return nil, p.errorf(n, "%s must be a list", where)
+	}
+	return n.Content, nil
 }
 
 func (p parser) mirrors(n *yaml.Node) ([]mirror.Rule, []map[string]int, error) {

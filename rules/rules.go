@@ -17,6 +17,11 @@
 //	  - group: example.com       # optional; matches the group of apiVersion
 //	    kind: Stage              # optional
 //	    path: spec.stages[].runner.image
+//	  - group: example.com       # no field of this group is found by its name
+//	    exclude: true
+//	  imageValues:               # optional: container env and flags that hold images
+//	  - env: "*_IMAGE"
+//	  - arg: --executor-image
 //
 // Unknown fields, a rule without "from" or "to", a prefix that is not a
 // registry or repository, two rules with the same "from", and an image
@@ -160,14 +165,20 @@ func FromNode(name string, n *yaml.Node) (*mirror.Engine, error) {
 // Encode writes r as a rules file.
 func Encode(r mirror.Rules) ([]byte, error) {
 	type imageField struct {
-		Group string `yaml:"group,omitempty"`
-		Kind  string `yaml:"kind,omitempty"`
-		Path  string `yaml:"path"`
+		Group   string `yaml:"group,omitempty"`
+		Kind    string `yaml:"kind,omitempty"`
+		Path    string `yaml:"path,omitempty"`
+		Exclude bool   `yaml:"exclude,omitempty"`
+	}
+	type imageValue struct {
+		Env string `yaml:"env,omitempty"`
+		Arg string `yaml:"arg,omitempty"`
 	}
 	type spec struct {
 		EscapePrefix string        `yaml:"escapePrefix"`
 		Mirrors      []mirror.Rule `yaml:"mirrors"`
 		ImageFields  []imageField  `yaml:"imageFields,omitempty"`
+		ImageValues  []imageValue  `yaml:"imageValues,omitempty"`
 	}
 	doc := struct {
 		APIVersion string            `yaml:"apiVersion"`
@@ -177,6 +188,9 @@ func Encode(r mirror.Rules) ([]byte, error) {
 	}{APIVersion, Kind, map[string]string{"name": r.Name}, spec{EscapePrefix: r.EscapePrefix, Mirrors: r.Mirrors}}
 	for _, f := range r.ImageFields {
 		doc.Spec.ImageFields = append(doc.Spec.ImageFields, imageField(f))
+	}
+	for _, v := range r.ImageValues {
+		doc.Spec.ImageValues = append(doc.Spec.ImageValues, imageValue(v))
 	}
 	return yaml.Marshal(doc)
 }

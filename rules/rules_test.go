@@ -68,6 +68,12 @@ spec:
     kind: Stage
     path: spec.stages[].runner.image
   - path: spec.predictor.*.image
+  - group: "*.example.com"
+    exclude: true
+  - {kind: Widget, exclude: true}
+  imageValues:
+  - env: "*_IMAGE"
+  - arg: --executor-image
 `))
 	if err != nil {
 		t.Fatal(err)
@@ -75,9 +81,15 @@ spec:
 	want := []mirror.ImageField{
 		{Group: "example.com", Kind: "Stage", Path: "spec.stages[].runner.image"},
 		{Path: "spec.predictor.*.image"},
+		{Group: "*.example.com", Exclude: true},
+		{Kind: "Widget", Exclude: true},
 	}
 	if diff := cmp.Diff(want, eng.Rules().ImageFields); diff != "" {
 		t.Errorf("image fields (-want +got):\n%s", diff)
+	}
+	values := []mirror.ImageValue{{Env: "*_IMAGE"}, {Arg: "--executor-image"}}
+	if diff := cmp.Diff(values, eng.Rules().ImageValues); diff != "" {
+		t.Errorf("image values (-want +got):\n%s", diff)
 	}
 	data, err := Encode(eng.Rules())
 	if err != nil {
@@ -138,6 +150,21 @@ func TestParseErrors(t *testing.T) {
 		{"image field kind not a string", head + "spec:\n  imageFields:\n  - kind: [Stage]\n    path: spec.image\n", 7, `spec.imageFields[0].kind must be a string`},
 		{"image field twice", head + "spec:\n  imageFields:\n  - {kind: Stage, path: spec.image}\n  - {kind: Stage, path: spec.image}\n", 8,
 			`spec.imageFields[1] repeats spec.imageFields[0]`},
+		{"exclude with a path", head + "spec:\n  imageFields:\n  - kind: Stage\n    path: spec.image\n    exclude: true\n", 8,
+			`spec.imageFields[0].path: an exclude entry names a group or kind only`},
+		{"exclude not a boolean", head + "spec:\n  imageFields:\n  - kind: Stage\n    exclude: \"yes\"\n", 8, `spec.imageFields[0].exclude must be true or false`},
+		{"exclude false without a path", head + "spec:\n  imageFields:\n  - {kind: Stage, exclude: false}\n", 7, `missing "path" (or "exclude: true")`},
+		{"group pattern outside an exclude entry", head + "spec:\n  imageFields:\n  - group: \"*.example.com\"\n    path: spec.image\n", 7,
+			`spec.imageFields[0].group: "*.example.com": only an exclude entry may name a group pattern`},
+		{"group pattern in the middle", head + "spec:\n  imageFields:\n  - {group: \"a.*.com\", exclude: true}\n", 7, `group pattern`},
+		{"imageValues not a list", head + "spec:\n  imageValues: {env: X}\n", 6, `spec.imageValues must be a list`},
+		{"image value with both", head + "spec:\n  imageValues:\n  - env: A_IMAGE\n    arg: --image\n", 7, `spec.imageValues[0]: an entry names one environment variable pattern (env) or one flag (arg)`},
+		{"image value with neither", head + "spec:\n  imageValues:\n  - {}\n", 7, `an entry names one`},
+		{"image value with an unknown key", head + "spec:\n  imageValues:\n  - flag: --image\n", 7, `spec.imageValues[0]: unknown field "flag"`},
+		{"image value flag without a dash", head + "spec:\n  imageValues:\n  - arg: image\n", 7, `"image" is not a flag`},
+		{"image value flag with a value", head + "spec:\n  imageValues:\n  - arg: --image=x\n", 7, `"--image=x" is not a flag`},
+		{"image value env with a space", head + "spec:\n  imageValues:\n  - env: \"A IMAGE\"\n", 7, `"A IMAGE" is not a variable name`},
+		{"image value twice", head + "spec:\n  imageValues:\n  - arg: --image\n  - arg: --image\n", 8, `spec.imageValues[1] repeats spec.imageValues[0]`},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -17,6 +17,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"kmirror.dev/kmirror/pkg/jsonnode"
+	"kmirror.dev/kmirror/pkg/manifest"
 	"kmirror.dev/kmirror/pkg/mirror"
 )
 
@@ -40,6 +41,10 @@ type Handler struct {
 	// holds it (--swap-policy exists); nil sends every image the rules
 	// mirror (--swap-policy always).
 	Swap *Swap
+	// NoInfer: no image field is found by its name, whatever engine the
+	// handler is given (kmirror serve --no-infer); only pod specs and the
+	// built-in and declared fields are read.
+	NoInfer bool
 
 	once sync.Once
 	// decisions are the engine in use, with its walk and the decisions
@@ -51,7 +56,7 @@ type Handler struct {
 func (h *Handler) init() {
 	h.once.Do(func() {
 		if h.decisions.Load() == nil {
-			h.decisions.Store(newDecisions(h.Engine))
+			h.decisions.Store(newDecisions(h.rulesOf(h.Engine)))
 		}
 		h.budget = newBudget(h.InFlightBytes, h.WaitTimeout)
 	})
@@ -60,8 +65,23 @@ func (h *Handler) init() {
 // SetEngine makes the handler decide with eng from the next review on.
 // Reviews in flight finish with the engine they started with.
 func (h *Handler) SetEngine(eng *mirror.Engine) {
-	h.decisions.Store(newDecisions(eng))
+	h.decisions.Store(newDecisions(h.rulesOf(eng)))
 	h.init()
+}
+
+// rulesOf returns eng, or with NoInfer an engine for its rules that
+// excludes every kind from the finding of fields by name.
+func (h *Handler) rulesOf(eng *mirror.Engine) *mirror.Engine {
+	if !h.NoInfer {
+		return eng
+	}
+	off, err := manifest.WithoutInference(eng)
+	if err != nil {
+		// Not reached: the rules of eng were valid, and an exclusion of
+		// every kind is too.
+		panic(err)
+	}
+	return off
 }
 
 var _ http.Handler = (*Handler)(nil)

@@ -125,7 +125,9 @@ func TestHandlerAllowsWithoutPatch(t *testing.T) {
 	h := newTestHandler(t)
 	pod := podJSON(t, samplePod)
 	mirrored := applyPatch(t, pod, mustMutate(t, h.Handler, pod, nil).Patch())
-	widget := podJSON(t, `{apiVersion: example.com/v1, kind: Widget, metadata: {name: w}, spec: {image: k8s.gcr.io/coredns:1.3.1}}`)
+	// Nothing is an image field: an OS image's name, a field not named
+	// image.
+	widget := podJSON(t, `{apiVersion: example.com/v1, kind: Widget, metadata: {name: w}, spec: {image: ubuntu-22.04, dnsImage: k8s.gcr.io/coredns:1.3.1}}`)
 	for _, tc := range []struct {
 		name        string
 		op          string

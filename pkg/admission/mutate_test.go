@@ -127,8 +127,19 @@ func TestMutate(t *testing.T) {
 		object:   `{kind: Pod, metadata: {name: p}, spec: {containers: [{name: a, image: "Not/A Valid:Image"}, {name: b, image: "direct.to/Bad Image"}]}}`,
 		warnings: 2,
 	}, {
-		name:   "a kind without a pod spec is left alone",
+		name:   "a kind without image fields is left alone: an OS image's name, a field not named image",
+		object: `{apiVersion: example.com/v1, kind: Widget, metadata: {name: w}, spec: {image: ubuntu-22.04, dnsImage: k8s.gcr.io/coredns:1.3.1}}`,
+	}, {
+		name:   "an image field of a custom resource found by its name",
 		object: `{apiVersion: example.com/v1, kind: Widget, metadata: {name: w}, spec: {image: k8s.gcr.io/coredns:1.3.1}}`,
+		patch:  `[{"op":"replace","path":"/spec/image","value":"` + M + `gcr/google_containers/coredns:1.3.1"}]`,
+	}, {
+		name: "an image passed in a variable RELATED_IMAGE_*",
+		object: `{kind: Pod, metadata: {name: p}, spec: {containers: [{name: a, image: direct.to/ctl,
+			env: [{name: RELATED_IMAGE_X, value: "quay.io/x:1"}]}]}}`,
+		patch: `[{"op":"replace","path":"/spec/containers/0/env/0/value","value":"` + M + `quay/x:1"},
+			{"op":"replace","path":"/spec/containers/0/image","value":"ctl"},
+			{"op":"add","path":"/metadata/annotations","value":{"kmirror.dev/escaped":"{\"containers/a\":\"ctl\"}"}}]`,
 	}, {
 		name: "a container whose pull policy is Never is left alone, without a warning",
 		object: `{kind: Pod, metadata: {name: p}, spec: {containers: [{name: a, image: k8s.gcr.io/pause:3.9, imagePullPolicy: Never},

@@ -21,6 +21,8 @@ const (
 	// Where is every entry of a list that is a mapping whose key Key
 	// holds Value.
 	Where
+	// Repeat is its Sub path any number of times, none included.
+	Repeat
 )
 
 // Step is one step of a Path.
@@ -30,6 +32,8 @@ type Step struct {
 	Key string
 	// Value is the value a Where step wants.
 	Value string
+	// Sub is the path a Repeat step repeats.
+	Sub Path
 }
 
 // Path is a parsed path: the steps from the root of an object to an image.
@@ -40,13 +44,16 @@ func (p Path) String() string {
 	var b strings.Builder
 	for i, s := range p {
 		switch s.Op {
-		case Key, AnyKey:
+		case Key, AnyKey, Repeat:
 			if i > 0 {
 				b.WriteByte('.')
 			}
-			if s.Op == AnyKey {
+			switch s.Op {
+			case AnyKey:
 				b.WriteByte('*')
-			} else {
+			case Repeat:
+				b.WriteString("(" + s.Sub.String() + ")*")
+			default:
 				b.WriteString(s.Key)
 			}
 		case Each:
@@ -80,7 +87,10 @@ func (e *SyntaxError) Unwrap() error { return ErrSyntax }
 // Parse reads a path by the grammar of the package comment.
 func Parse(s string) (Path, error) {
 	p := &parser{s: s}
-	path, err := p.path()
+	if p.s == "" {
+		return nil, p.fail(0, "empty path")
+	}
+	path, err := p.path(0)
 	if err != nil {
 		return nil, err
 	}
@@ -105,29 +115,36 @@ func (p *parser) fail(at int, format string, args ...any) error {
 	return &SyntaxError{Path: p.s, Column: len([]rune(p.s[:at])) + 1, Msg: fmt.Sprintf(format, args...)}
 }
 
-func (p *parser) path() (Path, error) {
-	if p.s == "" {
-		return nil, p.fail(0, "empty path")
-	}
+// path reads segments up to the end of the text, or to the ")" that
+// closes a group when end is ')'. A group must be followed by more of the
+// path: the image is never the node a repetition stops at.
+func (p *parser) path(end byte) (Path, error) {
 	var out Path
 	for {
-		seg, err := p.segment()
+		seg, err := p.segment(end)
 		if err != nil {
 			return nil, err
 		}
 		out = append(out, seg...)
-		if p.pos == len(p.s) {
+		if c := p.peek(); c == 0 || c == end {
+			if seg[0].Op == Repeat {
+				return nil, p.fail(p.pos, "a repeated group must be followed by the rest of the path (\"(a[].b)*.image\")")
+			}
 			return out, nil
 		}
-		// segment stops at "." or the end.
+		// segment stops at ".", the end, or end.
 		p.pos++
 	}
 }
 
-// segment reads a key or "*" and the brackets after it.
-func (p *parser) segment() (Path, error) {
+// segment reads a key or "*" and the brackets after it, or a group
+// "(...)*"; inside a group, end is ')'.
+func (p *parser) segment(end byte) (Path, error) {
 	start := p.pos
-	key, err := p.word(".[]=*")
+	if p.peek() == '(' {
+		return p.group(end)
+	}
+	key, err := p.word(".[]=*()")
 	if err != nil {
 		return nil, err
 	}
@@ -135,7 +152,7 @@ func (p *parser) segment() (Path, error) {
 	switch {
 	case key == "" && p.peek() == '*':
 		p.pos++
-		if c := p.peek(); c != 0 && c != '.' && c != '[' {
+		if c := p.peek(); c != 0 && c != '.' && c != '[' && c != end {
 			return nil, p.fail(start, "\"*\" stands alone for any key; it cannot be part of one")
 		}
 		out = append(out, Step{Op: AnyKey})
@@ -158,12 +175,37 @@ func (p *parser) segment() (Path, error) {
 		}
 		out = append(out, step)
 	}
-	switch c := p.peek(); c {
-	case 0, '.':
-		return out, nil
+	return out, p.segmentEnd(end)
+}
+
+// segmentEnd checks that a segment ends where it should: at ".", at the
+// end, or at end. A group not closed is found where it opens.
+func (p *parser) segmentEnd(end byte) error {
+	switch c := p.peek(); {
+	case c == 0, c == '.', c == end:
+		return nil
 	default:
-		return nil, p.fail(p.pos, "unexpected %q", c)
+		return p.fail(p.pos, "unexpected %q", c)
 	}
+}
+
+// group reads "(" path ")*": the path, repeated any number of times.
+func (p *parser) group(end byte) (Path, error) {
+	open := p.pos
+	p.pos++
+	sub, err := p.path(')')
+	if err != nil {
+		return nil, err
+	}
+	if p.peek() != ')' {
+		return nil, p.fail(open, "a group opened with \"(\" is not closed with \")*\"")
+	}
+	p.pos++
+	if p.peek() != '*' {
+		return nil, p.fail(p.pos, "a group is written \"(...)*\": it repeats any number of times")
+	}
+	p.pos++
+	return Path{{Op: Repeat, Sub: sub}}, p.segmentEnd(end)
 }
 
 // bracket reads "[]" or "[key=value]".
@@ -174,7 +216,7 @@ func (p *parser) bracket() (Step, error) {
 		p.pos++
 		return Step{Op: Each}, nil
 	}
-	key, err := p.word(".[]=*")
+	key, err := p.word(".[]=*()")
 	if err != nil {
 		return Step{}, err
 	}

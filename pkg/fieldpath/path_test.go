@@ -25,6 +25,12 @@ func TestParse(t *testing.T) {
 		{"*[].image", Path{{Op: AnyKey}, {Op: Each}, {Op: Key, Key: "image"}}},
 		{"spec.x-y/z_1.image", Path{{Op: Key, Key: "spec"}, {Op: Key, Key: "x-y/z_1"}, {Op: Key, Key: "image"}}},
 		{"a[k=v.w=x*]", Path{{Op: Key, Key: "a"}, {Op: Where, Key: "k", Value: "v.w=x*"}}},
+		{"spec.(*[].pipelineSpec)*.tasks[].image", Path{{Op: Key, Key: "spec"},
+			{Op: Repeat, Sub: Path{{Op: AnyKey}, {Op: Each}, {Op: Key, Key: "pipelineSpec"}}},
+			{Op: Key, Key: "tasks"}, {Op: Each}, {Op: Key, Key: "image"}}},
+		{"(a.(b)*.c)*.image", Path{{Op: Repeat, Sub: Path{{Op: Key, Key: "a"}, {Op: Repeat, Sub: Path{{Op: Key, Key: "b"}}}, {Op: Key, Key: "c"}}},
+			{Op: Key, Key: "image"}}},
+		{"a[k=(v)]", Path{{Op: Key, Key: "a"}, {Op: Where, Key: "k", Value: "(v)"}}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.in, func(t *testing.T) {
@@ -68,6 +74,14 @@ func TestParseErrors(t *testing.T) {
 		{"spec. image", 6, "white space"},
 		{"spec.ïmage x", 11, "white space"},
 		{"metadata.annotations.image", 1, "metadata is never walked"},
+		{"spec.(a)*", 10, "must be followed by the rest"},
+		{"spec.(a).b", 9, `written "(...)*"`},
+		{"spec.(a.b", 6, "not closed"},
+		{"spec.()*.b", 7, "empty key"},
+		{"spec.(a)*b", 10, `unexpected 'b'`},
+		{"spec.a)", 7, `unexpected ')'`},
+		{"spec.a(b)", 7, `unexpected '('`},
+		{"spec.(metadata)*.image", 7, "metadata is never walked"},
 		{"spec.template.metadata.annotations.image", 15, "metadata is never walked"},
 	}
 	for _, tc := range tests {

@@ -37,13 +37,15 @@ type FieldSet struct {
 // Paths below a Tekton task spec, task or pipeline reference, pipeline
 // spec (tektoncd/pipeline pkg/apis/pipeline/v1 and v1beta1). A bundle is
 // the image of an OCI bundle that Tekton pulls, named by the old
-// "bundle" field or by the bundles resolver's "bundle" parameter.
+// "bundle" field or by the bundles resolver's "bundle" parameter. A
+// pipeline task may hold a whole pipeline ("pipelineSpec", pipelines in
+// pipelines), at any depth.
 var (
 	tektonTaskSpec = []string{"steps[].image", "sidecars[].image", "stepTemplate.image", "steps[].ref.params[name=bundle].value"}
 	tektonRef      = []string{"bundle", "params[name=bundle].value"}
-	tektonPipeline = join(
+	tektonPipeline = under("(*[].pipelineSpec)*.", join(
 		under("tasks[].taskSpec.", tektonTaskSpec), under("finally[].taskSpec.", tektonTaskSpec),
-		under("tasks[].taskRef.", tektonRef), under("finally[].taskRef.", tektonRef))
+		under("tasks[].taskRef.", tektonRef), under("finally[].taskRef.", tektonRef)))
 )
 
 // Paths below an Argo Workflows template (argoproj/argo-workflows
@@ -61,10 +63,13 @@ var (
 
 // Paths below a KubeVirt VirtualMachineInstance spec (kubevirt/kubevirt
 // staging/src/kubevirt.io/api/core/v1), and below a CDI DataVolume spec
-// (kubevirt/containerized-data-importer pkg/apis/core/v1beta1).
+// (kubevirt/containerized-data-importer pkg/apis/core/v1beta1): a registry
+// URL "docker://<image>", and the image that holds VMware's VDDK library,
+// run as an init container.
 var (
 	kubevirtVMI        = []string{"volumes[].containerDisk.image", "domain.firmware.kernelBoot.container.image"}
 	cdiDataVolumeSpec  = []string{"source.registry.url"}
+	cdiVDDK            = []string{"source.vddk.initImageURL"}
 	kubevirtVMTemplate = under("template.spec.", kubevirtVMI)
 )
 
@@ -81,17 +86,50 @@ var builtinSets = []FieldSet{
 	{Group: "kubevirt.io", Kinds: []string{"VirtualMachineInstance"}, Paths: under("spec.", kubevirtVMI)},
 	{Group: "kubevirt.io", Kinds: []string{"VirtualMachine", "VirtualMachineInstanceReplicaSet"}, Paths: under("spec.", kubevirtVMTemplate)},
 	{Group: "kubevirt.io", Kinds: []string{"VirtualMachine"}, Paths: under("spec.dataVolumeTemplates[].spec.", cdiDataVolumeSpec), Prefix: "docker://"},
+	{Group: "kubevirt.io", Kinds: []string{"VirtualMachine"}, Paths: under("spec.dataVolumeTemplates[].spec.", cdiVDDK)},
 	{Group: "pool.kubevirt.io", Kinds: []string{"VirtualMachinePool"}, Paths: under("spec.virtualMachineTemplate.spec.", kubevirtVMTemplate)},
 	{Group: "pool.kubevirt.io", Kinds: []string{"VirtualMachinePool"}, Paths: under("spec.virtualMachineTemplate.spec.dataVolumeTemplates[].spec.", cdiDataVolumeSpec), Prefix: "docker://"},
+	{Group: "pool.kubevirt.io", Kinds: []string{"VirtualMachinePool"}, Paths: under("spec.virtualMachineTemplate.spec.dataVolumeTemplates[].spec.", cdiVDDK)},
 	{Group: "cdi.kubevirt.io", Kinds: []string{"DataVolume", "VolumeImportSource"}, Paths: under("spec.", cdiDataVolumeSpec), Prefix: "docker://"},
+	{Group: "cdi.kubevirt.io", Kinds: []string{"DataVolume", "VolumeImportSource"}, Paths: under("spec.", cdiVDDK)},
 	{Group: "cdi.kubevirt.io", Kinds: []string{"DataImportCron"}, Paths: under("spec.template.spec.", cdiDataVolumeSpec), Prefix: "docker://"},
 
 	// KServe (kserve/kserve pkg/apis/serving): each framework of a
 	// component (sklearn, model, huggingface, art, ...) is a container.
-	// A storage URI oci://<image> is run as a "modelcar" container.
+	// A storage URI oci://<image> is run as a "modelcar" container;
+	// oci+native:// mounts the image as a volume, oci+fetch:// copies it
+	// in an init container.
 	{Group: "serving.kserve.io", Kinds: []string{"InferenceService"}, Paths: []string{"spec.predictor.*.image", "spec.transformer.*.image", "spec.explainer.*.image"}},
 	{Group: "serving.kserve.io", Kinds: []string{"InferenceService"}, Paths: []string{"spec.predictor.*.storageUri"}, Prefix: "oci://"},
+	{Group: "serving.kserve.io", Kinds: []string{"InferenceService"}, Paths: []string{"spec.predictor.*.storageUri"}, Prefix: "oci+native://"},
+	{Group: "serving.kserve.io", Kinds: []string{"InferenceService"}, Paths: []string{"spec.predictor.*.storageUri"}, Prefix: "oci+fetch://"},
 	{Group: "serving.kserve.io", Kinds: []string{"ClusterStorageContainer"}, Paths: []string{"spec.container.image"}},
+
+	// CloudNativePG (cloudnative-pg/cloudnative-pg api/v1): the
+	// PostgreSQL image of a Cluster, or of a major version in a
+	// catalog; extensions mounted as image volumes; PgBouncer's image.
+	{Group: "postgresql.cnpg.io", Kinds: []string{"Cluster"}, Paths: []string{"spec.imageName"}},
+	{Group: "postgresql.cnpg.io", Kinds: []string{"Cluster"}, Paths: []string{"spec.postgresql.extensions[].image.reference"}, Policy: "pullPolicy"},
+	{Group: "postgresql.cnpg.io", Kinds: []string{"ImageCatalog", "ClusterImageCatalog"}, Paths: []string{"spec.images[].image", "spec.componentImages[].image"}},
+	{Group: "postgresql.cnpg.io", Kinds: []string{"Pooler"}, Paths: []string{"spec.pgbouncer.image"}},
+
+	// Shipwright (shipwright-io/build pkg/apis/build/v1beta1): the steps
+	// of a build strategy ("buildSteps" in v1alpha1), and source code
+	// shipped as an image. A build's output is where it pushes, not an
+	// image to pull.
+	{Group: "shipwright.io", Kinds: []string{"BuildStrategy", "ClusterBuildStrategy"}, Paths: []string{"spec.steps[].image", "spec.buildSteps[].image"}},
+	{Group: "shipwright.io", Kinds: []string{"Build"}, Paths: []string{"spec.source.ociArtifact.image"}},
+	{Group: "shipwright.io", Kinds: []string{"BuildRun"}, Paths: []string{"spec.build.spec.source.ociArtifact.image"}},
+
+	// Operator Lifecycle Manager v1 (operator-framework/operator-controller
+	// api/v1): the catalog image that catalogd pulls and serves.
+	{Group: "olm.operatorframework.io", Kinds: []string{"ClusterCatalog"}, Paths: []string{"spec.source.image.ref"}},
+
+	// KubeVela (kubevela/kubevela): a component's "image" property, as
+	// the webservice, worker and task types take it, and a sidecar
+	// trait's. Its examples write bare names ("nginx"), which finding by
+	// name would take for a VM image's.
+	{Group: "core.oam.dev", Kinds: []string{"Application"}, Paths: []string{"spec.components[].properties.image", "spec.components[].traits[].properties.image"}},
 
 	// Crossplane packages (crossplane/crossplane apis/pkg): an OCI image
 	// that the package manager pulls.

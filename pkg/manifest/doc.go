@@ -16,13 +16,31 @@
 //     stays, see [Field.Prefix]), KServe model frameworks, and others.
 //   - The fields a MirrorRules file declares (mirror.Rules.ImageFields),
 //     in the grammar of package fieldpath; [WalkOf] compiles them.
+//   - The images containers pass to the programs they run: variables
+//     RELATED_IMAGE_*, and the variables and flags of
+//     mirror.Rules.ImageValues (values.go).
+//   - Fields found by name: in a Kubernetes object, a key "image" or
+//     "imageName" whose string parses as a reference, and an image
+//     volume's shape, with rules that keep look-alikes out (infer.go);
+//     [WithoutInference] and the rules' exclusions turn it off.
+//
+// One precedence: built-in and declared fields are always read; fields
+// are found by name unless an exclusion names the object's group or kind,
+// or every kind. [Field.Found] says which way a field was found.
+//
+// An image whose tag or digest is a placeholder ("golang:$(params.v)") is
+// decided on the name before it, and the placeholder stays
+// (template.go); a Tekton step whose image is a whole parameter reads the
+// one value its object gives the parameter (params.go).
 //
 // Items of a List, and objects embedded in an object (a TriggerTemplate's
 // resource templates), are walked as objects. CustomResourceDefinitions,
 // ConfigMaps and Secrets are never walked, because they only mention
-// images. An image whose pull policy, beside it, is Never must stay as
-// written ([Field.Keep]); [Field.Decide] makes that decision for every
-// mode.
+// images, but for the fields the rules declare in those very kinds. An
+// image whose pull policy, beside it, is Never must stay as written
+// ([Field.Keep]); [Field.Decide] makes that decision for every mode.
+// [Suspects] finds, for an inventory, the strings that look like images
+// where the walk does not read.
 //
 // [Rewrite] applies the engine to a YAML or JSON stream and edits the
 // stream's bytes in place, so everything but the changed image values stays

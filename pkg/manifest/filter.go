@@ -53,12 +53,13 @@ func (r *Rewriter) rewriteObject(doc int, root *yaml.Node, wk *Walk) error {
 	if err != nil {
 		return &SyntaxError{File: r.File, Document: doc, Line: line, Err: err}
 	}
-	for _, d := range decisions {
+	for i := range decisions {
+		d := &decisions[i]
 		loc := Location{File: r.File, Document: doc, Line: d.Site.Line, Object: d.Object, Path: d.Path.String()}
 		if d.Warning != "" {
 			r.Warnings = append(r.Warnings, Warning{loc, d.Decision.Image, d.Warning})
 		}
-		r.Images = append(r.Images, Image{Location: loc, Decision: d.Decision, Left: d.Left})
+		r.Images = append(r.Images, imageOf(loc, d))
 	}
 	for _, d := range decisions {
 		if n := d.Target; n != nil {

@@ -221,11 +221,131 @@ spec:
 			[]string{"spec.package=xpkg.upbound.io/crossplane-contrib/provider-aws:v0.39.0"}},
 		{"Prometheus", "apiVersion: monitoring.coreos.com/v1\nkind: Prometheus\nspec:\n  image: quay.io/prometheus/prometheus:v2.53.0\n  thanos: {image: quay.io/thanos/thanos:v0.35.1}",
 			[]string{"spec.image=quay.io/prometheus/prometheus:v2.53.0", "spec.thanos.image=quay.io/thanos/thanos:v0.35.1"}},
+		{"Tekton pipelines in pipelines, nested twice", `apiVersion: tekton.dev/v1
+kind: Pipeline
+spec:
+  tasks:
+  - name: child
+    pipelineSpec:
+      tasks:
+      - name: hello
+        taskSpec: {steps: [{name: echo, image: mirror.gcr.io/busybox}]}
+      - name: grandchild
+        pipelineSpec:
+          finally:
+          - name: bye
+            taskSpec: {steps: [{image: alpine}]}
+          tasks:
+          - name: bundled
+            taskRef: {resolver: bundles, params: [{name: bundle, value: gcr.io/t:1}]}`,
+			[]string{"spec.tasks[0].pipelineSpec.tasks[0].taskSpec.steps[0].image=mirror.gcr.io/busybox",
+				"spec.tasks[0].pipelineSpec.tasks[1].pipelineSpec.finally[0].taskSpec.steps[0].image=alpine",
+				"spec.tasks[0].pipelineSpec.tasks[1].pipelineSpec.tasks[0].taskRef.params[0].value=gcr.io/t:1"}},
+		{"Tekton PipelineRun with a pipeline in its pipeline", `apiVersion: tekton.dev/v1
+kind: PipelineRun
+spec:
+  pipelineSpec:
+    tasks:
+    - name: child
+      pipelineSpec:
+        tasks: [{name: t, taskSpec: {steps: [{image: inner}]}}]`,
+			[]string{"spec.pipelineSpec.tasks[0].pipelineSpec.tasks[0].taskSpec.steps[0].image=inner"}},
+		{"CDI DataVolume from VMware", `apiVersion: cdi.kubevirt.io/v1beta1
+kind: DataVolume
+spec:
+  source:
+    vddk:
+      backingFile: "[iSCSI_Datastore] vm/vm_1.vmdk"
+      url: "https://vcenter.corp.com"
+      initImageURL: "registry:5000/vddk-init:latest"`,
+			[]string{"spec.source.vddk.initImageURL=registry:5000/vddk-init:latest"}},
+		{"CDI in a VirtualMachine's data volume template", "apiVersion: kubevirt.io/v1\nkind: VirtualMachine\nspec:\n  dataVolumeTemplates:\n  - spec:\n      source:\n        vddk: {initImageURL: quay.io/v/vddk:8}",
+			[]string{"spec.dataVolumeTemplates[0].spec.source.vddk.initImageURL=quay.io/v/vddk:8"}},
+		{"KServe storage URIs of OCI images", `apiVersion: serving.kserve.io/v1beta1
+kind: InferenceService
+spec:
+  predictor:
+    model: {storageUri: "oci+native://quay.io/models/a:1"}
+    huggingface: {storageUri: "oci+fetch://quay.io/models/b:2"}
+    onnx: {storageUri: "oci+other://quay.io/models/c:3"}
+    pytorch: {storageUri: "oci+native://"}`,
+			[]string{"spec.predictor.model.storageUri=quay.io/models/a:1", "spec.predictor.huggingface.storageUri=quay.io/models/b:2"}},
+		{"CloudNativePG Cluster", `apiVersion: postgresql.cnpg.io/v1
+kind: Cluster
+spec:
+  imageName: ghcr.io/cloudnative-pg/postgresql:18.6-minimal-trixie
+  instances: 1
+  postgresql:
+    extensions:
+    - name: postgis
+      image:
+        reference: ghcr.io/cloudnative-pg/postgis-extension:3.6.1-18-trixie
+      ld_library_path: [system]`,
+			[]string{"spec.imageName=ghcr.io/cloudnative-pg/postgresql:18.6-minimal-trixie",
+				"spec.postgresql.extensions[0].image.reference=ghcr.io/cloudnative-pg/postgis-extension:3.6.1-18-trixie"}},
+		{"CloudNativePG ClusterImageCatalog", `apiVersion: postgresql.cnpg.io/v1
+kind: ClusterImageCatalog
+spec:
+  images:
+  - {major: 16, image: postgres16}
+  - {major: 15, image: postgres15}
+  componentImages:
+  - {key: pgbouncer, image: ghcr.io/cloudnative-pg/pgbouncer:1.25.1}`,
+			[]string{"spec.images[0].image=postgres16", "spec.images[1].image=postgres15", "spec.componentImages[0].image=ghcr.io/cloudnative-pg/pgbouncer:1.25.1"}},
+		{"CloudNativePG Pooler", "apiVersion: postgresql.cnpg.io/v1\nkind: Pooler\nspec:\n  pgbouncer: {poolMode: session, image: pgbouncer}",
+			[]string{"spec.pgbouncer.image=pgbouncer"}},
+		{"Shipwright ClusterBuildStrategy", `apiVersion: shipwright.io/v1beta1
+kind: ClusterBuildStrategy
+spec:
+  steps:
+  - {name: build, image: quay.io/containers/buildah:v1.43.2, imagePullPolicy: Always}
+  - {name: push, image: kaniko}`,
+			[]string{"spec.steps[0].image=quay.io/containers/buildah:v1.43.2", "spec.steps[1].image=kaniko"}},
+		{"Shipwright v1alpha1 BuildStrategy", "apiVersion: shipwright.io/v1alpha1\nkind: BuildStrategy\nspec:\n  buildSteps: [{name: build, image: quay.io/openshift-pipeline/s2i:nightly}]",
+			[]string{"spec.buildSteps[0].image=quay.io/openshift-pipeline/s2i:nightly"}},
+		{"Shipwright Build", `apiVersion: shipwright.io/v1beta1
+kind: Build
+spec:
+  source:
+    type: OCI
+    ociArtifact: {image: source-bundle}
+  output:
+    image: image-registry.openshift-image-registry.svc:5000/build-examples/taxi-app
+  trigger:
+    when:
+    - type: Image
+      image: {names: [quay.io/x/base:1]}`,
+			[]string{"spec.source.ociArtifact.image=source-bundle"}},
+		{"OLM ClusterCatalog", "apiVersion: olm.operatorframework.io/v1\nkind: ClusterCatalog\nspec:\n  source:\n    type: Image\n    image: {ref: quay.io/operatorhubio/catalog:latest, pollIntervalMinutes: 10}",
+			[]string{"spec.source.image.ref=quay.io/operatorhubio/catalog:latest"}},
+		{"KubeVela Application", `apiVersion: core.oam.dev/v1beta1
+kind: Application
+spec:
+  components:
+  - name: frontend
+    type: webservice
+    properties: {image: nginx, ports: [{port: 80}]}
+    traits:
+    - {type: scaler, properties: {replicas: 2}}
+    - type: sidecar
+      properties: {name: sidecar-test, image: fluentd}
+  - name: backend
+    type: worker
+    properties:
+      image: busybox
+      cmd: [sleep, "1000"]`,
+			[]string{"spec.components[0].properties.image=nginx", "spec.components[0].traits[1].properties.image=fluentd",
+				"spec.components[1].properties.image=busybox"}},
 	}
+	// Built in, the fields are found without finding fields by name.
+	noInfer := builtinWalk.with([]mirror.ImageField{{Exclude: true}}, nil)
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			if diff := cmp.Diff(tc.want, fieldPaths(t, builtinWalk, tc.doc)); diff != "" {
 				t.Errorf("fields (-want +got):\n%s", diff)
+			}
+			if diff := cmp.Diff(tc.want, fieldPaths(t, noInfer, tc.doc)); diff != "" {
+				t.Errorf("fields without inference (-want +got):\n%s", diff)
 			}
 		})
 	}
@@ -235,8 +355,8 @@ spec:
 // built-in kind to their own fields: neither writes into the built-in
 // fields they share.
 func TestDeclaredFieldsApart(t *testing.T) {
-	a := builtinWalk.with([]mirror.ImageField{{Kind: "Workflow", Path: "spec.a"}})
-	b := builtinWalk.with([]mirror.ImageField{{Kind: "Workflow", Path: "spec.b"}})
+	a := builtinWalk.with([]mirror.ImageField{{Kind: "Workflow", Path: "spec.a"}}, nil)
+	b := builtinWalk.with([]mirror.ImageField{{Kind: "Workflow", Path: "spec.b"}}, nil)
 	doc := "apiVersion: argoproj.io/v1alpha1\nkind: Workflow\nspec: {a: x, b: y}"
 	for _, tc := range []struct {
 		wk   *Walk
@@ -258,7 +378,7 @@ func TestDeclaredFields(t *testing.T) {
 		{Group: "example.com", Path: "spec.*.sidecarImage"},
 		{Kind: "Pool", Path: "spec.members[role=primary].image"},
 		{Group: "argoproj.io", Kind: "Workflow", Path: "spec.templates[].container.image"},
-	})
+	}, nil)
 	tests := []struct {
 		name, doc string
 		want      []string

@@ -2,7 +2,6 @@ package manifest
 
 import (
 	"slices"
-	"strings"
 
 	"sigs.k8s.io/kustomize/kyaml/yaml"
 
@@ -12,13 +11,22 @@ import (
 
 // Walk finds the image fields of objects: those of pod specs, wherever
 // they are, the built-in fields of the custom resources that hold images
-// elsewhere (BuiltinFields), and the fields a MirrorRules file declares.
-// A Walk is safe for concurrent use.
+// elsewhere (BuiltinFields), the fields and values a MirrorRules file
+// declares, and the fields found by name (see infer.go). A Walk is safe
+// for concurrent use.
 type Walk struct {
 	// byKind holds the fields of each kind; anyKind those declared for
 	// every kind.
 	byKind  map[string][]*spec
 	anyKind []*spec
+	// noInfer names the kinds in which no field is found by name: the
+	// built-in exclusions, and those the rules declare. infer is false
+	// when one of them names every kind.
+	noInfer []mirror.ImageField
+	infer   bool
+	// envs and args are the variable patterns and flags of containers
+	// that the rules declare to hold images.
+	envs, args []string
 }
 
 // spec is an image field, compiled.
@@ -27,45 +35,63 @@ type spec struct {
 	path        fieldpath.Path
 	prefix      string
 	policy      string
+	found       Found
 }
 
-// builtinWalk reads the built-in fields only.
+// builtinWalk reads the built-in fields, and finds fields by name.
 var builtinWalk = func() *Walk {
-	wk := &Walk{byKind: map[string][]*spec{}}
+	wk := &Walk{byKind: map[string][]*spec{}, noInfer: builtinExclusions(), infer: true}
 	for _, f := range BuiltinFields() {
-		wk.add(f)
+		wk.add(f, FoundBuiltin)
 	}
 	return wk
 }()
 
-// WalkOf returns the walk for the rules of eng: the built-in fields, and
-// the fields its rules declare, whose paths mirror.New has checked.
+// WalkOf returns the walk for the rules of eng: the built-in fields, the
+// fields and values its rules declare, whose paths mirror.New has
+// checked, and the fields found by name outside the kinds its rules
+// exclude.
 func WalkOf(eng *mirror.Engine) *Walk {
-	declared := eng.Rules().ImageFields
-	if len(declared) == 0 {
+	r := eng.Rules()
+	if len(r.ImageFields) == 0 && len(r.ImageValues) == 0 {
 		return builtinWalk
 	}
-	return builtinWalk.with(declared)
+	return builtinWalk.with(r.ImageFields, r.ImageValues)
 }
 
 // with returns a walk of the fields of wk and those declared, compiling
 // only the declared ones.
-func (wk *Walk) with(declared []mirror.ImageField) *Walk {
+func (wk *Walk) with(declared []mirror.ImageField, values []mirror.ImageValue) *Walk {
 	// Clipped, the lists of wk are copied, not written into, when a
 	// declared field is appended.
-	out := &Walk{byKind: make(map[string][]*spec, len(wk.byKind)), anyKind: slices.Clip(wk.anyKind)}
+	out := &Walk{byKind: make(map[string][]*spec, len(wk.byKind)), anyKind: slices.Clip(wk.anyKind),
+		noInfer: slices.Clip(wk.noInfer), infer: wk.infer, envs: slices.Clip(wk.envs), args: slices.Clip(wk.args)}
 	for kind, specs := range wk.byKind {
 		out.byKind[kind] = slices.Clip(specs)
 	}
 	for _, f := range declared {
-		out.add(FieldSpec{ImageField: f})
+		switch {
+		case !f.Exclude:
+			out.add(FieldSpec{ImageField: f}, FoundDeclared)
+		case f.Group == "" && f.Kind == "":
+			out.infer = false
+		default:
+			out.noInfer = append(out.noInfer, f)
+		}
+	}
+	for _, v := range values {
+		if v.Env != "" {
+			out.envs = append(out.envs, v.Env)
+		} else {
+			out.args = append(out.args, v.Arg)
+		}
 	}
 	return out
 }
 
-// add compiles the field f into the walk.
-func (wk *Walk) add(f FieldSpec) {
-	s := &spec{group: f.Group, kind: f.Kind, path: fieldpath.MustParse(f.Path), prefix: f.Prefix, policy: f.Policy}
+// add compiles the field f, found as found, into the walk.
+func (wk *Walk) add(f FieldSpec, found Found) {
+	s := &spec{group: f.Group, kind: f.Kind, path: fieldpath.MustParse(f.Path), prefix: f.Prefix, policy: f.Policy, found: found}
 	if s.policy == "" {
 		s.policy = "imagePullPolicy"
 	}
@@ -82,10 +108,7 @@ func (wk *Walk) specsFor(apiVersion, kind string) []*spec {
 	if len(candidates) == 0 && len(wk.anyKind) == 0 {
 		return nil
 	}
-	group, _, found := strings.Cut(apiVersion, "/")
-	if !found {
-		group = "" // the core group: "v1"
-	}
+	group := groupOf(apiVersion)
 	var out []*spec
 	for _, list := range [][]*spec{candidates, wk.anyKind} {
 		for _, s := range list {
@@ -124,6 +147,12 @@ func (w *walker) follow(n *yaml.Node, path Path, steps fieldpath.Path, s *spec, 
 			}
 			w.next(p.value, path.with(k), rest, s, f, through(p, on))
 		}
+	case fieldpath.Repeat:
+		// The group none of the times, then once more and the group again;
+		// each time goes at least one level deeper, so the document's
+		// depth ends it.
+		w.follow(n, path, rest, s, f, on)
+		w.follow(n, path, append(slices.Clip(step.Sub), steps...), s, f, on)
 	case fieldpath.Each, fieldpath.Where:
 		if n.Kind != yaml.SequenceNode {
 			return

@@ -204,6 +204,9 @@ func (p *Part) decideDocument(file string, root *yaml.Node, base int, loc *locat
 			} else if err != nil {
 				return fail(n.Line, err)
 			} else {
+				if d.Prefix != "" || d.Suffix != "" {
+					e = loc.around(n, e, p.Data, d.Value(), d.Decision.Result, d.Text(d.Decision.Result))
+				}
 				edited[n] = true
 				p.Edits = append(p.Edits, e)
 				changed = true
@@ -213,7 +216,7 @@ func (p *Part) decideDocument(file string, root *yaml.Node, base int, loc *locat
 		if d.Warning != "" {
 			p.Warnings = append(p.Warnings, Warning{l, d.Decision.Image, d.Warning})
 		}
-		p.Images = append(p.Images, Image{Location: l, Decision: d.Decision, Left: d.Left})
+		p.Images = append(p.Images, imageOf(l, d))
 	}
 	if changed {
 		p.Changed++

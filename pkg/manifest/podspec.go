@@ -19,12 +19,24 @@ func listBit(key string) lists {
 
 func (s lists) has(key string) bool { return s&listBit(key) != 0 }
 
-// search looks for pod specs below the mapping of pairs ps, outside
-// metadata.
-func (w *walker) search(ps []pair, path Path, obj Object, on way) {
+// look says what the search looks for below a node, besides pod specs.
+type look struct {
+	// byName: fields found by their name (see infer.go).
+	byName bool
+	// entry: the node is an entry of a list.
+	entry bool
+}
+
+// search looks for pod specs below the mapping of pairs ps, the root of
+// an object, outside metadata; and with byName, for fields found by name,
+// outside status too, which only reports what the cluster runs.
+func (w *walker) search(ps []pair, path Path, obj Object, on way, byName bool) {
+	if byName {
+		w.byName(ps, path, obj, on, false)
+	}
 	for _, p := range ps {
-		if p.key.Value != "metadata" && isCollection(p.value) {
-			w.searchNode(p.value, path.with(p.key.Value), obj, through(p, on))
+		if k := p.key.Value; k != "metadata" && isCollection(p.value) {
+			w.searchNode(p.value, path.with(k), obj, through(p, on), look{byName: byName && k != "status" && !notByName[k]})
 		}
 	}
 }
@@ -36,10 +48,10 @@ func isCollection(n *yaml.Node) bool {
 	return n.Kind == yaml.MappingNode || n.Kind == yaml.SequenceNode
 }
 
-// searchNode looks for pod specs in n and below. A mapping with a kind
-// and an apiVersion is an object embedded in another, such as a
-// TriggerTemplate's resource templates, and is walked as one.
-func (w *walker) searchNode(n *yaml.Node, path Path, obj Object, on way) {
+// searchNode looks for pod specs in n and below, and for what l says. A
+// mapping with a kind and an apiVersion is an object embedded in another,
+// such as a TriggerTemplate's resource templates, and is walked as one.
+func (w *walker) searchNode(n *yaml.Node, path Path, obj Object, on way, l look) {
 	n, on = w.at(n, on)
 	w.enter(on)
 	defer w.leave()
@@ -58,9 +70,12 @@ func (w *walker) searchNode(n *yaml.Node, path Path, obj Object, on way) {
 			w.step(len(ps))
 		}
 		taken := w.podSpec(ps, path, obj, on)
+		if l.byName {
+			w.byName(ps, path, obj, on, l.entry)
+		}
 		for _, p := range ps {
 			if k := p.key.Value; k != "metadata" && !taken.has(k) && isCollection(p.value) {
-				w.searchNode(p.value, path.with(k), obj, through(p, on))
+				w.searchNode(p.value, path.with(k), obj, through(p, on), look{byName: l.byName && !notByName[k]})
 			}
 		}
 	case yaml.SequenceNode:
@@ -69,7 +84,7 @@ func (w *walker) searchNode(n *yaml.Node, path Path, obj Object, on way) {
 		}
 		for i, item := range n.Content {
 			if isCollection(item) && w.err == nil {
-				w.searchNode(item, path.at(i), obj, on)
+				w.searchNode(item, path.at(i), obj, on, look{byName: l.byName, entry: true})
 			}
 		}
 	}
@@ -94,13 +109,15 @@ func (w *walker) podSpec(spec []pair, path Path, obj Object, on way) lists {
 		case bit == 0:
 		case list == "volumes":
 			if w.eachEntry(p, path, on, func(entry []pair, at Path, on way) {
-				w.imageVolume(entry, at, Field{Object: obj, List: list, Name: scalar(value(entry, "name"))}, on)
+				w.imageVolume(entry, at, Field{Object: obj, List: list, Name: scalar(value(entry, "name")), Found: FoundBuiltin}, on)
 			}) {
 				taken |= bit
 			}
 		case listOfMappings(p.value):
 			w.eachEntry(p, path, on, func(entry []pair, at Path, on way) {
-				w.image(entry, "image", "imagePullPolicy", at, Field{Object: obj, List: list, Name: scalar(value(entry, "name"))}, on)
+				f := Field{Object: obj, List: list, Name: scalar(value(entry, "name")), Found: FoundBuiltin}
+				w.image(entry, "image", "imagePullPolicy", at, f, on)
+				w.containerValues(entry, at, f, on)
 			})
 			taken |= bit
 		}

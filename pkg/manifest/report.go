@@ -31,6 +31,20 @@ type Image struct {
 	// Left says why an image that the rules change is left as written
 	// (the image is a block scalar, say); "" when the decision is applied.
 	Left string
+	// Found says how the walk knows the field holds an image.
+	Found Found
+	// UsedBy lists the paths of the fields that name this one instead of
+	// an image: the steps whose image is a parameter, for its default.
+	UsedBy []string
+}
+
+// imageOf returns the report of the decided field d, at l.
+func imageOf(l Location, d *decided) Image {
+	img := Image{Location: l, Decision: d.Decision, Left: d.Left, Found: d.Found}
+	for _, p := range d.UsedBy {
+		img.UsedBy = append(img.UsedBy, p.String())
+	}
+	return img
 }
 
 // Pulled returns the image the cluster pulls once the manifest is

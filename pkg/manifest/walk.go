@@ -104,24 +104,48 @@ type Field struct {
 	// number, a boolean, a mapping or a list.
 	NotString error
 	// Prefix is written before the image in the value, and stays:
-	// "docker://" in a CDI registry URL, "oci://" in a KServe storage URI.
-	Prefix string
+	// "docker://" in a CDI registry URL, "oci://" in a KServe storage URI,
+	// "--executor-image=" in a container's argument. Suffix is written
+	// after it, and stays too: the rest of an argument.
+	Prefix, Suffix string
 	// Keep says why the image must stay as written whatever the rules
 	// say, or is nil: a *PullNeverError.
 	Keep error
+	// Found says how the walk knows that the field holds an image.
+	Found Found
+	// UsedBy lists the fields that name this one's value instead of an
+	// image: the steps whose image is "$(params.X)", for the default of
+	// a Tekton parameter X.
+	UsedBy []Path
 }
 
-// Value returns the image as written, after Prefix, for a field whose
-// value is a string.
+// Found says how the walk knows that a field holds an image.
+type Found string
+
+// The ways a field is found, as reports name them.
+const (
+	// FoundBuiltin: a pod spec's field, or a built-in field of a custom
+	// resource (BuiltinFields), or a variable RELATED_IMAGE_*.
+	FoundBuiltin Found = "builtin"
+	// FoundDeclared: a field or value the rules declare, under
+	// spec.imageFields or spec.imageValues.
+	FoundDeclared Found = "declared"
+	// FoundByName: an "image" or "imageName" key, or an image volume's
+	// shape, found by its name where nothing declares it (see infer.go).
+	FoundByName Found = "by-name"
+)
+
+// Value returns the image as written, between Prefix and Suffix, for a
+// field whose value is a string.
 func (f Field) Value() string {
 	if f.NotString != nil {
 		return ""
 	}
-	return f.Node.Value[len(f.Prefix):]
+	return f.Node.Value[len(f.Prefix) : len(f.Node.Value)-len(f.Suffix)]
 }
 
 // Text returns the value of the field once its image is img.
-func (f Field) Text(img string) string { return f.Prefix + img }
+func (f Field) Text(img string) string { return f.Prefix + img + f.Suffix }
 
 // PullNeverError is the Keep of a field whose pull policy is Never. The
 // kubelet then runs the image only if the node already holds it under the
@@ -143,15 +167,31 @@ func (e *PullNeverError) Short() string { return e.Policy + ": Never" }
 
 // Decide returns the decision on f's image by decide, which is
 // Engine.Decide or remembers its answers. A value that is not a string is
-// Invalid; an image that must stay as written is Kept where a rule would
-// mirror it. Every mode decides a field through Decide.
+// Invalid; an image whose tag or digest is a placeholder is decided on the
+// name before it, and the placeholder stays (Templated where a rule
+// mirrors it); an image that must stay as written is Kept where a rule
+// would mirror it. Every mode decides a field through Decide.
 func (f Field) Decide(decide func(string) mirror.Decision) mirror.Decision {
 	if f.NotString != nil {
 		text := imageText(f.Node)
 		return mirror.Decision{Image: text, Result: text, Action: mirror.Invalid, Err: f.NotString}
 	}
-	d := decide(f.Value())
-	if f.Keep != nil && d.Action == mirror.Mirrored {
+	img := f.Value()
+	name, tail, templated := splitPlaceholder(img)
+	if !templated {
+		name = img
+	}
+	d := decide(name)
+	if templated && d.Action == mirror.Invalid {
+		// The placeholder is not what makes it invalid: say what does.
+		d = decide(img)
+	} else if templated {
+		d.Image, d.Result = img, d.Result+tail
+		if d.Action == mirror.Mirrored {
+			d.Action = mirror.Templated
+		}
+	}
+	if f.Keep != nil && (d.Action == mirror.Mirrored || d.Action == mirror.Templated) {
 		d.Result, d.Action, d.Err = d.Image, mirror.Kept, f.Keep
 	}
 	return d
@@ -171,10 +211,12 @@ func Images(n *yaml.Node) ([]Field, error) {
 }
 
 // Images returns the image fields of the object n, in the order they are
-// written: those of every pod spec in it, the built-in fields of its kind,
-// and the fields the rules declare for its kind. It fails on a mapping on
-// the way to an image that holds a key twice (*DuplicateKeyError), and on
-// aliases that expand without end.
+// written: those of every pod spec in it and the images its containers
+// pass in variables and flags, the built-in fields of its kind, the fields
+// the rules declare for its kind, and the fields found by name; a step's
+// image that is a whole parameter is reported as the parameter's value.
+// It fails on a mapping on the way to an image that holds a key twice
+// (*DuplicateKeyError), and on aliases that expand without end.
 func (wk *Walk) Images(n *yaml.Node) ([]Field, error) {
 	w := &walker{walk: wk}
 	w.object(n, nil, way{}, nil)
@@ -279,23 +321,46 @@ func (w *walker) object(n *yaml.Node, path Path, on way, outer *Object) {
 		}
 		return
 	}
+	apiVersion := scalar(value(ps, "apiVersion"))
+	specs := w.walk.specsFor(apiVersion, kind)
 	if skipKinds[kind] {
-		return
+		// Only the fields the rules name in this very kind: the rest
+		// only mentions images.
+		specs = slices.DeleteFunc(specs, func(s *spec) bool { return s.kind != kind })
+		if len(specs) == 0 {
+			return
+		}
 	}
 	obj := outer
 	if obj == nil {
 		meta := value(ps, "metadata")
 		obj = &Object{Kind: kind, Namespace: scalar(lookup(meta, "namespace")), Name: scalar(lookup(meta, "name"))}
 	}
-	if specs := w.walk.specsFor(scalar(value(ps, "apiVersion")), kind); len(specs) > 0 {
+	start := len(w.fields)
+	if len(specs) > 0 {
 		if w.seen == nil {
 			w.seen = map[string]bool{}
 		}
 		for _, s := range specs {
-			w.follow(n, path, s.path, s, Field{Object: *obj, Prefix: s.prefix}, on)
+			w.follow(n, path, s.path, s, Field{Object: *obj, Prefix: s.prefix, Found: s.found}, on)
 		}
 	}
-	w.search(ps, path, *obj, on)
+	if skipKinds[kind] {
+		return
+	}
+	w.search(ps, path, *obj, on, apiVersion != "" && kind != "" && w.walk.infers(apiVersion, kind))
+	if params := paramLists[groupOf(apiVersion)]; params != "" {
+		w.resolveParams(n, path, params, start, on)
+	}
+}
+
+// groupOf returns the API group of apiVersion: "" for the core group.
+func groupOf(apiVersion string) string {
+	group, _, found := strings.Cut(apiVersion, "/")
+	if !found {
+		return "" // the core group: "v1"
+	}
+	return group
 }
 
 // image adds the field key of a mapping of pairs ps, whose path is p,
@@ -314,13 +379,15 @@ func (w *walker) image(ps []pair, key, policy string, p Path, f Field, on way) {
 }
 
 // add adds the field at path whose value is n, reached by on, unless the
-// value is empty or, for a field with a Prefix, does not start with it.
+// value is empty or, for a field with a Prefix or a Suffix, is not an
+// image between them.
 func (w *walker) add(n *yaml.Node, path Path, f Field, on way) {
 	if f.Node, on = w.at(n, on); isNull(f.Node) || f.Node.Kind == yaml.ScalarNode && f.Node.Value == "" {
 		return
 	}
-	if f.Prefix != "" {
-		if notString(f.Node) != nil || len(f.Node.Value) == len(f.Prefix) || !strings.HasPrefix(f.Node.Value, f.Prefix) {
+	if f.Prefix != "" || f.Suffix != "" {
+		if notString(f.Node) != nil || len(f.Node.Value) <= len(f.Prefix)+len(f.Suffix) ||
+			!strings.HasPrefix(f.Node.Value, f.Prefix) || !strings.HasSuffix(f.Node.Value, f.Suffix) {
 			return
 		}
 	}

@@ -22,6 +22,13 @@ const (
 	// the reason in Err: its imagePullPolicy is Never, say. Rule is the
 	// rule that would have mirrored it.
 	Kept Action = "kept"
+	// Templated is never the engine's answer either. The walk gives it to
+	// an image whose tag or digest is a placeholder filled in later
+	// ("golang:$(params.version)"), where a rule mirrors the registry and
+	// repository written before it: Rule is that rule, Result keeps the
+	// placeholder as written. No mirroring job can copy such an image,
+	// whose tag is known only when it runs.
+	Templated Action = "templated"
 )
 
 // Decision is the engine's answer for one image.
@@ -50,7 +57,7 @@ type Engine struct {
 }
 
 // New validates rules and returns an engine for them. Errors about a single
-// rule are *RuleError; about an image field, *FieldError.
+// rule are *RuleError; about an image field or value, *FieldError.
 func New(rules Rules) (*Engine, error) {
 	if err := CheckEscapePrefix(rules.EscapePrefix); err != nil {
 		return nil, err
@@ -62,11 +69,15 @@ func New(rules Rules) (*Engine, error) {
 	if err := checkImageFields(rules.ImageFields); err != nil {
 		return nil, err
 	}
+	if err := checkImageValues(rules.ImageValues); err != nil {
+		return nil, err
+	}
 	rules.Mirrors = make([]Rule, len(mirrors))
 	for i, m := range mirrors {
 		rules.Mirrors[i] = m.Rule
 	}
 	rules.ImageFields = slices.Clone(rules.ImageFields)
+	rules.ImageValues = slices.Clone(rules.ImageValues)
 	return &Engine{rules: rules, mirrors: mirrors}, nil
 }
 
@@ -75,6 +86,7 @@ func (e *Engine) Rules() Rules {
 	r := e.rules
 	r.Mirrors = slices.Clone(r.Mirrors)
 	r.ImageFields = slices.Clone(r.ImageFields)
+	r.ImageValues = slices.Clone(r.ImageValues)
 	return r
 }
 

@@ -185,6 +185,44 @@ func TestNewRejectsImageFields(t *testing.T) {
 	}
 }
 
+func TestNewRejectsExclusionsAndValues(t *testing.T) {
+	tests := []struct {
+		name  string
+		rules mirror.Rules
+		want  string
+	}{
+		{"an exclusion with a path", mirror.Rules{ImageFields: []mirror.ImageField{{Kind: "A", Exclude: true, Path: "spec.image"}}},
+			"imageFields[0].path: an exclude entry names a group or kind only"},
+		{"a group pattern in a field", mirror.Rules{ImageFields: []mirror.ImageField{{Group: "*.example.com", Path: "spec.image"}}},
+			"imageFields[0].group:"},
+		{"a value with no variable and no flag", mirror.Rules{ImageValues: []mirror.ImageValue{{Env: "A"}, {}}},
+			"imageValues[1].env: an entry names one"},
+		{"a flag without a dash", mirror.Rules{ImageValues: []mirror.ImageValue{{Arg: "image"}}},
+			"imageValues[0].arg:"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := mirror.New(tc.rules)
+			var fe *mirror.FieldError
+			if !errors.As(err, &fe) || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("New = %v, want a *FieldError containing %q", err, tc.want)
+			}
+		})
+	}
+	eng, err := mirror.New(mirror.Rules{
+		ImageFields: []mirror.ImageField{{Group: "*.example.com", Exclude: true}},
+		ImageValues: []mirror.ImageValue{{Env: "*_IMAGE"}, {Arg: "-entrypoint-image"}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := eng.Rules().ImageValues
+	got[0].Env = "changed"
+	if diff := cmp.Diff([]mirror.ImageValue{{Env: "*_IMAGE"}, {Arg: "-entrypoint-image"}}, eng.Rules().ImageValues); diff != "" {
+		t.Errorf("Rules().ImageValues (-want +got):\n%s", diff)
+	}
+}
+
 // original is the original webhook's mapping, for comparison: the first
 // matching prefix of its ordered table wins, and any image whose first
 // component has no "." goes to Docker Hub's mirror.

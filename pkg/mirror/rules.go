@@ -1,8 +1,10 @@
 package mirror
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
+	"path"
 	"strings"
 
 	"kmirror.dev/kmirror/pkg/fieldpath"
@@ -21,22 +23,45 @@ type Rules struct {
 	// Mirrors maps source prefixes to mirror prefixes.
 	Mirrors []Rule
 	// ImageFields are fields of custom resources that hold images, which
-	// the walk of manifests reads besides its built-in ones. The engine
+	// the walk of manifests reads besides its built-in ones, and the kinds
+	// in which it must not find image fields by name (Exclude). The engine
 	// only carries them, so that every mode that has the engine has them
 	// too; package manifest reads them.
 	ImageFields []ImageField
+	// ImageValues are the environment variables and command-line flags
+	// of containers that pass images to the programs they run.
+	ImageValues []ImageValue
 }
 
-// ImageField names a field that holds an image, in the objects of a kind.
+// ImageField names a field that holds an image, in the objects of a kind;
+// or, with Exclude, a kind in which no image field is found by its name.
 type ImageField struct {
 	// Group is the API group of the objects (the apiVersion before "/");
-	// "" matches every group.
+	// "" matches every group. In an Exclude entry, "*.example.com" is
+	// every group under example.com.
 	Group string `json:"group,omitempty"`
 	// Kind is the kind of the objects; "" matches every kind.
 	Kind string `json:"kind,omitempty"`
 	// Path leads from the root of an object to the image, in the grammar
-	// of package fieldpath: "spec.stages[].runner.image".
-	Path string `json:"path"`
+	// of package fieldpath: "spec.stages[].runner.image". An Exclude entry
+	// has none.
+	Path string `json:"path,omitempty"`
+	// Exclude: fields are not found by name in the objects of Group and
+	// Kind; built-in and declared fields still are.
+	Exclude bool `json:"exclude,omitempty"`
+}
+
+// ImageValue names the environment variables, or the command-line flag,
+// of a container whose values are images that the program it runs
+// deploys: an operator's images passed as "RELATED_IMAGE_*" variables or
+// "--executor-image" flags. Exactly one of Env and Arg is set.
+type ImageValue struct {
+	// Env is a pattern of variable names, "*" standing for any run of
+	// characters: "*_IMAGE", "STRIMZI_DEFAULT_*_IMAGE".
+	Env string `json:"env,omitempty"`
+	// Arg is a flag, "--executor-image" or "-entrypoint-image", whose
+	// value follows it as "--flag=image" or as the next argument.
+	Arg string `json:"arg,omitempty"`
 }
 
 // Rule maps one source prefix to a mirror prefix.
@@ -74,27 +99,82 @@ func (e *RuleError) Error() string {
 // Unwrap lets errors.Is find both ErrRule and the cause.
 func (e *RuleError) Unwrap() []error { return []error{ErrRule, e.Err} }
 
-// FieldError says which of Rules.ImageFields is wrong.
+// FieldError says which of Rules.ImageFields, or of Rules.ImageValues,
+// is wrong.
 type FieldError struct {
+	// List is "imageFields" or "imageValues"; "" is "imageFields".
+	List  string
 	Index int
+	// Field is the field of the entry at fault: "path", "group", "env".
+	Field string
 	Err   error
 }
 
 func (e *FieldError) Error() string {
-	return fmt.Sprintf("imageFields[%d].path: %v", e.Index, e.Err)
+	return fmt.Sprintf("%s[%d].%s: %v", cmp.Or(e.List, "imageFields"), e.Index, cmp.Or(e.Field, "path"), e.Err)
 }
 
-// Unwrap returns the cause, a *fieldpath.SyntaxError.
+// Unwrap returns the cause, a *fieldpath.SyntaxError for a path.
 func (e *FieldError) Unwrap() error { return e.Err }
 
-// checkImageFields checks that the path of each field could match.
+// checkImageFields checks each entry of Rules.ImageFields.
 func checkImageFields(fields []ImageField) error {
 	for i, f := range fields {
-		if _, err := fieldpath.Parse(f.Path); err != nil {
-			return &FieldError{Index: i, Err: err}
+		if field, err := CheckImageField(f); err != nil {
+			return &FieldError{Index: i, Field: field, Err: err}
 		}
 	}
 	return nil
+}
+
+// CheckImageField says what is wrong with an entry of imageFields, and in
+// which of its fields, or returns nil: a path that could match nothing (a
+// *fieldpath.SyntaxError), an exclude entry with a path, a group pattern
+// other than "*." and a domain, or one outside an exclude entry.
+func CheckImageField(f ImageField) (field string, err error) {
+	if strings.Contains(f.Group, "*") {
+		rest, ok := strings.CutPrefix(f.Group, "*.")
+		if !ok || !f.Exclude || rest == "" || strings.Contains(rest, "*") {
+			return "group", fmt.Errorf("%q: only an exclude entry may name a group pattern, written \"*.\" and a domain", f.Group)
+		}
+	}
+	if f.Exclude {
+		if f.Path != "" {
+			return "path", errors.New("an exclude entry names a group or kind only, not a path")
+		}
+		return "", nil
+	}
+	if _, err := fieldpath.Parse(f.Path); err != nil {
+		return "path", err
+	}
+	return "", nil
+}
+
+// checkImageValues checks each entry of Rules.ImageValues.
+func checkImageValues(values []ImageValue) error {
+	for i, v := range values {
+		if field, err := CheckImageValue(v); err != nil {
+			return &FieldError{List: "imageValues", Index: i, Field: field, Err: err}
+		}
+	}
+	return nil
+}
+
+// CheckImageValue says what is wrong with an entry of imageValues, and in
+// which of its fields, or returns nil: it names one variable pattern or
+// one flag.
+func CheckImageValue(v ImageValue) (field string, err error) {
+	switch {
+	case (v.Env == "") == (v.Arg == ""):
+		return "env", errors.New("an entry names one environment variable pattern (env) or one flag (arg)")
+	case v.Env != "":
+		if _, err := path.Match(v.Env, ""); err != nil || strings.ContainsAny(v.Env, " \t=/[]\\?") {
+			return "env", fmt.Errorf("%q is not a variable name, with \"*\" for any characters", v.Env)
+		}
+	case !strings.HasPrefix(v.Arg, "-") || strings.Trim(v.Arg, "-") == "" || strings.ContainsAny(v.Arg, " \t="):
+		return "arg", fmt.Errorf("%q is not a flag such as \"--executor-image\"", v.Arg)
+	}
+	return "", nil
 }
 
 // compiled is a Rule with its prefixes parsed.
