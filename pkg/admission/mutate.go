@@ -223,7 +223,11 @@ func mutate(c *decisions, root, old *yaml.Node) (*Mutation, error) {
 			d = f.Decide(c.decide)
 		}
 		if d.Action == mirror.Invalid {
-			m.Warnings = append(m.Warnings, clipMessage(fmt.Sprintf("kmirror: %s: %v; left unchanged", f.Path, d.Err)))
+			what := "left unchanged"
+			if d.Changed() {
+				what = "escape prefix removed"
+			}
+			m.Warnings = append(m.Warnings, clipMessage(fmt.Sprintf("kmirror: %s: %v; %s", f.Path, d.Err, what)))
 		}
 		if d.Changed() {
 			if at, err := ptrs.of(f); err != nil {

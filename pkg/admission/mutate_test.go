@@ -123,8 +123,9 @@ func TestMutate(t *testing.T) {
 		patch: `[{"op":"replace","path":"/items/0/spec/containers/0/image","value":"nginx:1"},
 			{"op":"add","path":"/items/0/metadata/annotations","value":{"kmirror.dev/escaped":"{\"containers/a\":\"nginx:1\"}"}}]`,
 	}, {
-		name:     "an invalid image is left alone with a warning",
+		name:     "an invalid image is left alone with a warning, but loses the escape prefix",
 		object:   `{kind: Pod, metadata: {name: p}, spec: {containers: [{name: a, image: "Not/A Valid:Image"}, {name: b, image: "direct.to/Bad Image"}]}}`,
+		patch:    `[{"op":"replace","path":"/spec/containers/1/image","value":"Bad Image"}]`,
 		warnings: 2,
 	}, {
 		name:   "a kind without a pod spec is left alone",

@@ -82,9 +82,15 @@ func (e *Engine) Rules() Rules {
 func (e *Engine) Decide(img string) Decision {
 	d := Decision{Image: img, Result: img, Action: NoRule}
 	if p := e.rules.EscapePrefix; p != "" && strings.HasPrefix(img, p) {
+		// The prefix comes off before the rest is judged: an escaped
+		// image is never mirrored, valid or not. Only an image that is the
+		// prefix alone stays, as an empty image would be worse.
 		rest := img[len(p):]
 		if _, err := image.Parse(rest); err != nil {
 			d.Action, d.Err = Invalid, err
+			if rest != "" {
+				d.Result = rest
+			}
 			return d
 		}
 		d.Result, d.Action = rest, Escaped

@@ -58,6 +58,8 @@ func TestAcceptance(t *testing.T) {
 		{ecr + "/dockerhub/library/nginx", ecr + "/dockerhub/library/nginx", mirror.AlreadyMirrored},
 		{"Not/Valid", "Not/Valid", mirror.Invalid},
 		{"direct.to/", "direct.to/", mirror.Invalid},
+		{"direct.to/Not/Valid", "Not/Valid", mirror.Invalid},
+		{"direct.to/k8s.gcr.io/Pause:3", "k8s.gcr.io/Pause:3", mirror.Invalid},
 	}
 	for _, tc := range tests {
 		t.Run(tc.in, func(t *testing.T) {
@@ -271,6 +273,11 @@ func FuzzDecide(f *testing.F) {
 		switch d.Action {
 		case mirror.Escaped:
 			if d.Result != strings.TrimPrefix(img, mirror.DefaultEscapePrefix) {
+				t.Fatalf("Decide(%q) escaped to %q", img, d.Result)
+			}
+			return
+		case mirror.Invalid:
+			if d.Changed() && d.Result != strings.TrimPrefix(img, mirror.DefaultEscapePrefix) {
 				t.Fatalf("Decide(%q) escaped to %q", img, d.Result)
 			}
 			return
