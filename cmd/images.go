@@ -97,7 +97,7 @@ func (o *ImagesOptions) Run(cmd *cobra.Command, args []string) error {
 		return err
 	}
 	tuneGC(streamGCPercent)
-	eng, err := o.Engine()
+	eng, err := o.Engine(cmd.ErrOrStderr())
 	if err != nil {
 		return err
 	}

@@ -11,6 +11,7 @@ import (
 
 	"kmirror.dev/kmirror/pkg/fileset"
 	"kmirror.dev/kmirror/pkg/krm"
+	"kmirror.dev/kmirror/pkg/mirror"
 )
 
 // runStdin is the bare kmirror with a stream on stdin: a ResourceList runs
@@ -50,7 +51,9 @@ func runFunction(cmd *cobra.Command, o *RewriteOptions, in io.Reader) error {
 	if _, err := io.Copy(src, in); err != nil {
 		return fmt.Errorf("reading stdin: %w", err)
 	}
-	res, err := krm.Function{Rules: o.Engine}.Stream(src.Reader(), out)
+	// The rules' warnings come back as results.
+	rulesOf := func() (*mirror.Engine, error) { return o.Engine(nil) }
+	res, err := krm.Function{Rules: rulesOf}.Stream(src.Reader(), out)
 	if res == nil {
 		return err
 	}

@@ -1,7 +1,9 @@
 package cmd
 
 import (
+	"cmp"
 	"fmt"
+	"io"
 	"os"
 	"runtime/debug"
 	"strings"
@@ -27,9 +29,16 @@ func (o *RulesOptions) AddFlags(fs *pflag.FlagSet) {
 		strings.Join(rules.Presets(), ", "), rules.Default))
 }
 
-// Engine loads the selected rules.
-func (o *RulesOptions) Engine() (*mirror.Engine, error) {
-	return rules.Load(o.Rules)
+// Engine loads the selected rules, and writes their warnings to w unless
+// it is nil.
+func (o *RulesOptions) Engine(w io.Writer) (*mirror.Engine, error) {
+	eng, err := rules.Load(o.Rules)
+	if err == nil && w != nil {
+		for _, msg := range eng.Warnings() {
+			fmt.Fprintf(w, "%s rules %s: %s\n", warnColor.Sprint("warning:"), cmp.Or(o.Rules, rules.Default), msg)
+		}
+	}
+	return eng, err
 }
 
 // ColorOptions decides whether output is coloured.

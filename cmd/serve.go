@@ -167,9 +167,12 @@ func (o *ServeOptions) loadRules(h *admission.Handler, log *slog.Logger, metrics
 			return admission.NewRulesWatcher(o.Rules, h, log, metrics)
 		}
 	}
-	eng, err := o.Engine()
+	eng, err := o.Engine(nil)
 	if err != nil {
 		return nil, err
+	}
+	for _, msg := range eng.Warnings() {
+		log.Warn("rules", "rules", o.Rules, "warning", msg)
 	}
 	h.SetEngine(eng)
 	return nil, nil

@@ -47,6 +47,8 @@ type Engine struct {
 	rules Rules
 	// mirrors holds the compiled rules, in the order given.
 	mirrors []compiled
+	// warnings say what is valid in the rules but likely a mistake.
+	warnings []string
 }
 
 // New validates rules and returns an engine for them. Errors about a single
@@ -67,8 +69,12 @@ func New(rules Rules) (*Engine, error) {
 		rules.Mirrors[i] = m.Rule
 	}
 	rules.ImageFields = slices.Clone(rules.ImageFields)
-	return &Engine{rules: rules, mirrors: mirrors}, nil
+	return &Engine{rules: rules, mirrors: mirrors, warnings: sharedTo(mirrors)}, nil
 }
+
+// Warnings says what in the rules is valid but likely a mistake: two rules
+// that send different sources to the same "to".
+func (e *Engine) Warnings() []string { return slices.Clone(e.warnings) }
 
 // Rules returns the engine's rules, with prefixes as normalised by New.
 func (e *Engine) Rules() Rules {

@@ -118,6 +118,33 @@ func TestDecideRule(t *testing.T) {
 	}
 }
 
+// TestWarnsOfSharedTo warns of two sources sent to one "to", where an
+// image of each could have the same name in the mirror, but not of names
+// of the same registry, as the default rules have.
+func TestWarnsOfSharedTo(t *testing.T) {
+	if w := defaultEngine(t).Warnings(); len(w) > 0 {
+		t.Errorf("default rules: %q", w)
+	}
+	eng, err := mirror.New(mirror.Rules{Mirrors: []mirror.Rule{
+		{From: "quay.io/", To: "m.example.com/x/"},
+		{From: "k8s.gcr.io/", To: "m.example.com/k8s/"},
+		{From: "registry.k8s.io", To: "m.example.com/k8s"},
+		{From: "ghcr.io/", To: "m.example.com/x"},
+		{From: "eu.gcr.io/", To: "m.example.com/gcr/"},
+		{From: "gcr.io/", To: "m.example.com/gcr/"},
+		{From: "index.docker.io/library/", To: "m.example.com/lib/"},
+		{From: "gcr.io/google_containers/", To: "m.example.com/k8s/"},
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"mirrors[0] and mirrors[3] send quay.io/ and ghcr.io/ to the same m.example.com/x/: " +
+		"two images of the same name under them would be one image in the mirror"}
+	if diff := cmp.Diff(want, eng.Warnings()); diff != "" {
+		t.Errorf("(-want +got):\n%s", diff)
+	}
+}
+
 func TestEscapePrefix(t *testing.T) {
 	r := mirror.Rules{EscapePrefix: "origin/", Mirrors: []mirror.Rule{{From: "docker.io/", To: "m.example.com/hub/"}}}
 	eng, err := mirror.New(r)
