@@ -218,6 +218,29 @@ func TestCheck(t *testing.T) {
 	}
 }
 
+// TestCheckStrict fails the gate on warnings too, with --strict only:
+// an invalid image, a value of an image field that is not a string.
+func TestCheckStrict(t *testing.T) {
+	for _, in := range []string{
+		"kind: Pod\nspec:\n  containers: [{image: Bad:Image}]\n",
+		"kind: Pod\nspec:\n  containers: [{image: 123}]\n",
+		"kind: Pod\nspec:\n  containers: [{image: {a: b}}]\n",
+	} {
+		if _, stderr, code := run(t, in, "rewrite", "--check"); code != 0 {
+			t.Errorf("%q without --strict: exit %d, want 0: %s", in, code, stderr)
+		}
+		if _, stderr, code := run(t, in, "rewrite", "--check", "--strict"); code != 1 || !strings.Contains(stderr, "1 warning") {
+			t.Errorf("%q with --strict: exit %d, want 1: %s", in, code, stderr)
+		}
+	}
+	if _, _, code := run(t, plainPod, "rewrite", "--check", "--strict"); code != 0 {
+		t.Errorf("no warning with --strict: exit %d, want 0", code)
+	}
+	if _, stderr, code := run(t, plainPod, "rewrite", "--strict"); code != 2 || !strings.Contains(stderr, "add --check") {
+		t.Errorf("--strict without --check: exit %d, %s", code, stderr)
+	}
+}
+
 func TestCheckJSON(t *testing.T) {
 	stdout, _, code := run(t, pod+"---\nkind: Pod\nspec:\n  containers: [{image: Bad}]\n", "rewrite", "--check", "-o", "json", "-q")
 	if code != 1 {
