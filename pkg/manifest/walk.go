@@ -306,8 +306,11 @@ func (w *walker) image(ps []pair, key, policy string, p Path, f Field, on way) {
 		if e.key.Value != key || isNull(e.value) {
 			continue
 		}
-		if scalar(value(ps, policy)) == "Never" {
+		switch own := scalar(value(ps, policy)); {
+		case own == "Never":
 			f.Keep = &PullNeverError{Policy: policy}
+		case own != "":
+			f.Keep = nil // its own policy overrides a template's
 		}
 		w.add(e.value, p.with(key), f, through(e, on))
 	}
