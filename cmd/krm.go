@@ -1,7 +1,6 @@
 package cmd
 
 import (
-	"bufio"
 	"errors"
 	"fmt"
 	"io"
@@ -16,21 +15,25 @@ import (
 
 // runStdin is the bare kmirror with a stream on stdin: a ResourceList runs
 // the KRM function, anything else is rewritten as "kmirror rewrite" does.
-// Stdin is read once: its start tells which, and the rest follows.
+// Stdin is read once: what it takes to tell which is kept in a spool, and
+// read again before the rest.
 func runStdin(cmd *cobra.Command, o *RewriteOptions) error {
 	if err := o.Validate(nil); err != nil {
 		return err
 	}
 	tuneGC(streamGCPercent)
-	br := bufio.NewReaderSize(cmd.InOrStdin(), krm.DetectLimit)
-	head, err := br.Peek(krm.DetectLimit)
-	if err != nil && err != io.EOF && err != bufio.ErrBufferFull {
+	stdin := cmd.InOrStdin()
+	seen := fileset.NewSpool(0)
+	defer seen.Close()
+	isList, err := krm.Detect(io.TeeReader(stdin, seen))
+	if err != nil {
 		return fmt.Errorf("reading stdin: %w", err)
 	}
-	if krm.Detect(head, err == io.EOF) {
-		return runFunction(cmd, o, br)
+	in := io.MultiReader(seen.Reader(), stdin)
+	if isList {
+		return runFunction(cmd, o, in)
 	}
-	cmd.SetIn(br)
+	cmd.SetIn(in)
 	return o.Run(cmd, nil)
 }
 
