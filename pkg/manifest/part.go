@@ -105,6 +105,9 @@ func decidePart(file string, c Chunk, list bool, dc decider) (*Part, error) {
 
 // jsonStart returns where the JSON of data starts, past a byte order mark,
 // white space, comments and document markers, when it starts with { or [.
+// A document that starts on its marker's line ("--- {...}") is YAML: the
+// JSON objects after it would be more content of that document, which
+// YAML refuses, as kubectl does.
 func jsonStart(data []byte) (int, bool) {
 	at := 0
 	if bytes.HasPrefix(data, bom) {
@@ -121,7 +124,7 @@ func jsonStart(data []byte) (int, bool) {
 			if i := bytes.IndexByte(line, '\n'); i >= 0 {
 				line = line[:i+1]
 			}
-			if !isMarker(line) && line[0] != '#' && line[0] != '%' {
+			if !isMarker(line) && line[0] != '#' && line[0] != '%' || isMarker(line) && isContent(line[3:]) {
 				return 0, false
 			}
 			at += len(line)
