@@ -237,11 +237,11 @@ spec:
 func TestDeclaredFieldsApart(t *testing.T) {
 	a := builtinWalk.with([]mirror.ImageField{{Kind: "Workflow", Path: "spec.a"}})
 	b := builtinWalk.with([]mirror.ImageField{{Kind: "Workflow", Path: "spec.b"}})
-	doc := "apiVersion: argoproj.io/v1alpha1\nkind: Workflow\nspec: {a: x, b: y}"
+	doc := "apiVersion: argoproj.io/v1alpha1\nkind: Workflow\nspec: {a: x, b: z}"
 	for _, tc := range []struct {
 		wk   *Walk
 		want []string
-	}{{a, []string{"spec.a=x"}}, {b, []string{"spec.b=y"}}, {builtinWalk, nil}} {
+	}{{a, []string{"spec.a=x"}}, {b, []string{"spec.b=z"}}, {builtinWalk, nil}} {
 		if diff := cmp.Diff(tc.want, fieldPaths(t, tc.wk, doc)); diff != "" {
 			t.Errorf("fields (-want +got):\n%s", diff)
 		}

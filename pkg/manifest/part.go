@@ -154,6 +154,10 @@ func (p *Part) decideJSON(file string, at int, dc decider) error {
 func (p *Part) decideYAML(file string, dc decider) error {
 	dec := yaml.NewDecoder(bytes.NewReader(p.Data))
 	loc := newLocator(p.Data, false)
+	var tags *locator // finds the tags "!" that yaml.v3 drops
+	if mayHaveNonSpecific(p.Data) {
+		tags = newLocator(p.Data, false)
+	}
 	for {
 		var doc yaml.Node
 		if err := dec.Decode(&doc); err == io.EOF {
@@ -163,6 +167,9 @@ func (p *Part) decideYAML(file string, dc decider) error {
 		}
 		if isEmpty(&doc) {
 			continue
+		}
+		if tags != nil {
+			markNonSpecific(&doc, tags)
 		}
 		roots := doc.Content[:1]
 		if p.list && roots[0].Kind == yaml.SequenceNode {

@@ -117,7 +117,7 @@ func (f Field) Value() string {
 	if f.NotString != nil {
 		return ""
 	}
-	return f.Node.Value[len(f.Prefix):]
+	return scalar(f.Node)[len(f.Prefix):]
 }
 
 // Text returns the value of the field once its image is img.
@@ -323,7 +323,7 @@ func (w *walker) add(n *yaml.Node, path Path, f Field, on way) {
 		return
 	}
 	if f.Prefix != "" {
-		if notString(f.Node) != nil || len(f.Node.Value) == len(f.Prefix) || !strings.HasPrefix(f.Node.Value, f.Prefix) {
+		if text := scalar(f.Node); notString(f.Node) != nil || len(text) == len(f.Prefix) || !strings.HasPrefix(text, f.Prefix) {
 			return
 		}
 	}
