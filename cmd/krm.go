@@ -10,6 +10,7 @@ import (
 
 	"kmirror.dev/kmirror/pkg/fileset"
 	"kmirror.dev/kmirror/pkg/krm"
+	"kmirror.dev/kmirror/pkg/manifest"
 	"kmirror.dev/kmirror/pkg/mirror"
 )
 
@@ -62,7 +63,7 @@ func runFunction(cmd *cobra.Command, o *RewriteOptions, in io.Reader) error {
 	}
 	for _, r := range res.Results {
 		if r.Severity != framework.Error {
-			fmt.Fprintf(cmd.ErrOrStderr(), "%s %s\n", warnColor.Sprint("kmirror:"), r)
+			fmt.Fprintf(cmd.ErrOrStderr(), "%s %s\n", warnColor.Sprint("kmirror:"), manifest.Printable(r.String()))
 		}
 	}
 	if _, werr := out.WriteTo(cmd.OutOrStdout()); werr != nil && err == nil {

@@ -27,7 +27,7 @@ func run(t *testing.T, stdin string, args ...string) (stdout, stderr string, cod
 	root.SetErr(&errOut)
 	err := root.Execute()
 	if _, isExit := err.(*ExitError); err != nil && !isExit {
-		errOut.WriteString("kmirror: " + err.Error() + "\n")
+		errOut.WriteString("kmirror: " + ErrorText(err) + "\n")
 	}
 	return out.String(), errOut.String(), ExitCode(err)
 }

@@ -86,9 +86,14 @@ func (m *Mutation) trimWarnings() {
 }
 
 // listWarnings trims the warnings, and adds a last one that counts those
-// left out.
+// left out. Control characters taken from the object are escaped: the API
+// server drops a warning that holds one, and kubectl prints the others on
+// a terminal.
 func (m *Mutation) listWarnings() {
 	m.trimWarnings()
+	for i, w := range m.Warnings {
+		m.Warnings[i] = manifest.Printable(w)
+	}
 	if m.more > 0 {
 		m.Warnings = append(m.Warnings, "and "+strconv.Itoa(m.more)+" more")
 		m.more = 0

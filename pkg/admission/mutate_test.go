@@ -353,3 +353,20 @@ func TestPointersArePointer(t *testing.T) {
 		}
 	}
 }
+
+// TestMutateWarningsEscaped: a warning that quotes control characters of
+// the object shows them escaped, as the API server drops a warning that
+// holds one, and kubectl prints the others on a terminal.
+func TestMutateWarningsEscaped(t *testing.T) {
+	eng, err := rules.Load("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := Mutate(eng, []byte(`{"kind":"Pod","spec":{"containers":[{"name":"a","image":"quay.io/a\u001b[2J\u009b\u202e"}]}}`), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(m.Warnings) != 1 || !strings.Contains(m.Warnings[0], `a\x1b[2J\u009b\u202e`) || strings.ContainsAny(m.Warnings[0], "\x1b\u009b\u202e") {
+		t.Errorf("warnings %q, want one with the control characters escaped", m.Warnings)
+	}
+}
