@@ -4,6 +4,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -425,5 +426,31 @@ func TestMergeBudget(t *testing.T) {
 	}
 	if len(res.Images) != 1 {
 		t.Errorf("images %v", res.Images)
+	}
+}
+
+// TestDepthIsLinear holds the bytes a rewrite allocates to a document
+// nested d deep to grow as d, not d²: the walk once held a path per level.
+func TestDepthIsLinear(t *testing.T) {
+	eng := engine(t)
+	alloc := func(d int) uint64 {
+		docs := []string{
+			`{"kind":"Pod","spec":{"containers":[{"image":"nginx"}],"x":` + strings.Repeat(`{"a":`, d) + "1" + strings.Repeat("}", d) + "}}",
+			"kind: Pod\nspec:\n  containers: [{image: nginx}]\n  x: " + strings.Repeat("[", d) + "1" + strings.Repeat("]", d) + "\n",
+		}
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
+		for _, doc := range docs {
+			if _, err := Rewrite("deep", []byte(doc), eng); err != nil {
+				t.Fatal(err)
+			}
+		}
+		runtime.ReadMemStats(&after)
+		return after.TotalAlloc - before.TotalAlloc
+	}
+	alloc(100) // warm up the engine's memo and the pools
+	small, large := alloc(1000), alloc(4000)
+	if ratio := float64(large) / float64(small); ratio > 8 {
+		t.Errorf("4,000 levels allocate %.1f times what 1,000 do (%d and %d bytes); linear is 4", ratio, large, small)
 	}
 }

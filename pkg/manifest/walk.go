@@ -37,13 +37,12 @@ type PathElem struct {
 	Index int
 }
 
-func (p Path) with(key string) Path {
-	return append(p[:len(p):len(p)], PathElem{Key: key})
-}
+// with and at extend a path in place where it has room, so that the walk
+// down a document of any depth holds one path, not one per level: a path
+// is valid until its prefix is extended again, and add keeps a copy.
+func (p Path) with(key string) Path { return append(p, PathElem{Key: key}) }
 
-func (p Path) at(i int) Path {
-	return append(p[:len(p):len(p)], PathElem{Index: i})
-}
+func (p Path) at(i int) Path { return append(p, PathElem{Index: i}) }
 
 // String formats p as "spec.containers[0].image".
 func (p Path) String() string {
@@ -327,7 +326,7 @@ func (w *walker) add(n *yaml.Node, path Path, f Field, on way) {
 			return
 		}
 	}
-	f.Path = path
+	f.Path = slices.Clone(path)
 	if w.seen != nil {
 		key := path.String()
 		if w.seen[key] {
