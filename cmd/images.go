@@ -96,7 +96,7 @@ func (o *ImagesOptions) Run(cmd *cobra.Command, args []string) error {
 	if err := o.Validate(); err != nil {
 		return err
 	}
-	tuneGC(streamGCPercent)
+	tuneStreamGC()
 	eng, err := o.Engine(cmd.ErrOrStderr())
 	if err != nil {
 		return err

@@ -22,7 +22,7 @@ func runStdin(cmd *cobra.Command, o *RewriteOptions) error {
 	if err := o.Validate(nil); err != nil {
 		return err
 	}
-	tuneGC(streamGCPercent)
+	tuneStreamGC()
 	stdin := cmd.InOrStdin()
 	seen := fileset.NewSpool(0)
 	defer seen.Close()

@@ -109,7 +109,7 @@ func (o *RewriteOptions) Run(cmd *cobra.Command, args []string) error {
 	if err := o.Validate(args); err != nil {
 		return err
 	}
-	tuneGC(streamGCPercent)
+	tuneStreamGC()
 	eng, err := o.Engine(cmd.ErrOrStderr())
 	if err != nil {
 		return err

@@ -36,6 +36,7 @@
 // [Rewrite] applies the engine to a YAML or JSON stream and edits the
 // stream's bytes in place, so everything but the changed image values stays
 // byte for byte as it was. It parses one document at a time, which keeps
-// memory flat on long streams. [Rewriter] does the same on parsed nodes, as
+// memory flat on long streams: JSON values one after the other count as
+// documents, and a long List is read by runs of its items. [Rewriter] does the same on parsed nodes, as
 // a kio.Filter, for the KRM function.
 package manifest
