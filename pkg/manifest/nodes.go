@@ -89,7 +89,7 @@ func pairs(n *yaml.Node) ([]pair, error) {
 	if err != nil || !merges {
 		return own, err
 	}
-	m := &merger{done: map[*yaml.Node]bool{}, set: &keySet{m: map[string]*yaml.Node{}}}
+	m := &merger{done: map[*yaml.Node]bool{}, open: map[*yaml.Node]bool{}, set: &keySet{m: map[string]*yaml.Node{}}}
 	if err := m.expand(n, nil, 0); err != nil {
 		return nil, err
 	}
@@ -159,9 +159,6 @@ type merger struct {
 // expand adds the pairs of mapping n, in reverse, each brought by via (the
 // value of a merge key), or by n itself when via is nil.
 func (m *merger) expand(n *yaml.Node, via *yaml.Node, depth int) error {
-	if m.open == nil {
-		m.open = map[*yaml.Node]bool{}
-	}
 	switch {
 	case m.done[n]:
 		return nil
