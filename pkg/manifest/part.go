@@ -256,7 +256,11 @@ func (p *Part) decideDocument(file string, root *yaml.Node, base int, loc *locat
 				changed = true
 			}
 		}
-		l := Location{File: file, Document: p.Documents, Line: base + d.Site.Line - 1, Object: d.Object, Path: append(prefix, d.Path...).String()}
+		path := d.Path
+		if prefix != nil {
+			path = append(prefix[:len(prefix):len(prefix)], d.Path...)
+		}
+		l := Location{File: file, Document: p.Documents, Line: base + d.Site.Line - 1, Object: d.Object, Path: path.String()}
 		if d.Warning != "" {
 			p.Warnings = append(p.Warnings, Warning{l, d.Decision.Image, d.Warning})
 		}
