@@ -30,9 +30,10 @@ import (
 // runs of whole items, each decided as the walk of the List decides its
 // items, and its tail. The walk of a List reads nothing but its items, so
 // the head and tail, parsed together to check the document, hold no image.
-// Anything else (flow style, tabs, quoted top-level keys, items that may
-// hold anchors or aliases, which would reach from one item into another)
-// is not this layout, and the document is parsed whole.
+// Anything else (flow style, tabs, quoted top-level keys, line breaks
+// other than LF, CRLF and CR, items that may hold anchors or aliases,
+// which would reach from one item into another) is not this layout, and
+// the document is parsed whole.
 
 // listStreamBytes is the size past which a List is handed over in parts.
 var listStreamBytes = 1 << 20
@@ -106,6 +107,8 @@ func (l *listSplit) next(text []byte) listState {
 		return l.state
 	case bytes.IndexByte(body[:margin], '\t') >= 0 || trimmed[0] == '\t':
 		return notList
+	case bytes.ContainsAny(body, "\u0085\u2028\u2029"):
+		return notList // a line break to YAML, not to the splitter
 	case l.block >= 0 && margin > l.block:
 		return l.state // the text of a block scalar
 	}

@@ -109,6 +109,7 @@ func TestListNotInParts(t *testing.T) {
 		"an alias":     strings.Replace(list, "image: 'nginx'", "image: *x", 1),
 		"items twice":  strings.Replace(list, "kind: List\n", "kind: List\nitems: []\n", 1),
 		"a tab indent": strings.Replace(list, "    - name: a", "\t- name: a", 1),
+		"a U+2028":     strings.Replace(list, "# a comment", "# a\u2028comment", 1),
 	} {
 		chunks := split(t, in)
 		if chunks[0].list != 0 {
