@@ -97,7 +97,7 @@ func (o *ImagesOptions) Run(cmd *cobra.Command, args []string) error {
 		return err
 	}
 	tuneStreamGC()
-	eng, err := o.Engine(cmd.ErrOrStderr())
+	eng, err := o.Load(cmd.ErrOrStderr())
 	if err != nil {
 		return err
 	}

@@ -11,7 +11,6 @@ import (
 	"kmirror.dev/kmirror/pkg/fileset"
 	"kmirror.dev/kmirror/pkg/krm"
 	"kmirror.dev/kmirror/pkg/manifest"
-	"kmirror.dev/kmirror/pkg/mirror"
 )
 
 // runStdin is the bare kmirror with a stream on stdin: a ResourceList runs
@@ -56,8 +55,7 @@ func runFunction(cmd *cobra.Command, o *RewriteOptions, in io.Reader) error {
 		return fmt.Errorf("reading stdin: %w", err)
 	}
 	// The rules' warnings come back as results.
-	rulesOf := func() (*mirror.Engine, error) { return o.Engine(nil) }
-	res, err := krm.Function{Rules: rulesOf}.Stream(src.Reader(), out)
+	res, err := krm.Function{Rules: o.Engine}.Stream(src.Reader(), out)
 	if res == nil {
 		return err
 	}

@@ -117,7 +117,7 @@ func (o *ManifestsOptions) install() (install.Options, error) {
 		}
 		return install.Options{WebhookURL: o.WebhookURL, CABundle: ca, SwapPolicy: o.SwapPolicy, CopyMissing: o.CopyMissing}, nil
 	}
-	eng, err := o.Engine(nil)
+	eng, err := o.Engine()
 	if err != nil {
 		return install.Options{}, err
 	}

@@ -29,11 +29,15 @@ func (o *RulesOptions) AddFlags(fs *pflag.FlagSet) {
 		strings.Join(rules.Presets(), ", "), rules.Default))
 }
 
-// Engine loads the selected rules, and writes their warnings to w unless
-// it is nil.
-func (o *RulesOptions) Engine(w io.Writer) (*mirror.Engine, error) {
-	eng, err := rules.Load(o.Rules)
-	if err == nil && w != nil {
+// Engine loads the selected rules.
+func (o *RulesOptions) Engine() (*mirror.Engine, error) {
+	return rules.Load(o.Rules)
+}
+
+// Load loads the selected rules, and writes their warnings to w.
+func (o *RulesOptions) Load(w io.Writer) (*mirror.Engine, error) {
+	eng, err := o.Engine()
+	if err == nil {
 		for _, msg := range eng.Warnings() {
 			fmt.Fprintf(w, "%s rules %s: %s\n", warnColor.Sprint("warning:"), cmp.Or(o.Rules, rules.Default), msg)
 		}

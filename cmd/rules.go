@@ -31,7 +31,7 @@ in the syntax of spec.imageFields.`,
   kmirror rules --rules my-rules.yaml`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			eng, err := o.Engine(cmd.ErrOrStderr())
+			eng, err := o.Load(cmd.ErrOrStderr())
 			if err != nil {
 				return err
 			}

@@ -167,7 +167,7 @@ func (o *ServeOptions) loadRules(h *admission.Handler, log *slog.Logger, metrics
 			return admission.NewRulesWatcher(o.Rules, h, log, metrics)
 		}
 	}
-	eng, err := o.Engine(nil)
+	eng, err := o.Engine()
 	if err != nil {
 		return nil, err
 	}

@@ -152,7 +152,7 @@ func (o *SyncOptions) Run(cmd *cobra.Command, args []string) error {
 	if err := o.Validate(args); err != nil {
 		return err
 	}
-	eng, err := o.Engine(cmd.ErrOrStderr())
+	eng, err := o.Load(cmd.ErrOrStderr())
 	if err != nil {
 		return err
 	}

@@ -103,7 +103,7 @@ func (o *VerifyOptions) Run(cmd *cobra.Command, args []string) error {
 	if err := o.Validate(); err != nil {
 		return err
 	}
-	eng, err := o.Engine(cmd.ErrOrStderr())
+	eng, err := o.Load(cmd.ErrOrStderr())
 	if err != nil {
 		return err
 	}
