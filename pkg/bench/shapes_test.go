@@ -8,7 +8,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"runtime/debug"
 	"strings"
 	"testing"
 
@@ -41,7 +40,7 @@ func BenchmarkRewriteShapes(b *testing.B) {
 		files[i] = filepath.Join(dir, fmt.Sprintf("shape-%d", i))
 		s.write(b, stream, files[i])
 	}
-	debug.FreeOSMemory()
+	resetPeakRSS()
 	results := make([]run, len(shapes))
 	for b.Loop() {
 		for i, f := range files {
