@@ -71,6 +71,7 @@ e2e: deps
 
 bench:
 	$(GO) test -run '^$$' -bench 'Rewrite' -benchtime 1x -count 1 ./pkg/bench/
+	$(GO) test -run '^$$' -bench 'CopyIndex' -benchtime 1x -count 1 ./pkg/registry/
 
 # The swap benchmark runs a distribution registry as the mirror.
 bench-serve: deps

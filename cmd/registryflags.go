@@ -9,9 +9,12 @@ import (
 )
 
 // RegistryOptions are the flags of the commands that reach registries.
+// The commands register the ECR flags themselves (ECR.AddFlags), since
+// only some copy.
 type RegistryOptions struct {
 	PlainHTTP []string
 	Jobs      int
+	ECR       ECROptions
 }
 
 // AddFlags registers --plain-http and --jobs, with jobs as the default of
@@ -26,11 +29,16 @@ func (o *RegistryOptions) Validate() error {
 	if o.Jobs < 1 {
 		return fmt.Errorf("--jobs must be at least 1, not %d", o.Jobs)
 	}
-	return nil
+	return o.ECR.Validate()
 }
 
 // Client makes the registry client of the flags. Credentials come from
-// the Docker config, TLS trust from the system pool.
+// the Docker config, then for Amazon ECR from the AWS SDK; TLS trust from
+// the system pool.
 func (o *RegistryOptions) Client() (*registry.Client, error) {
-	return registry.New(registry.Options{PlainHTTP: o.PlainHTTP, UserAgent: "kmirror/" + version()})
+	ro, err := o.ECR.Apply(registry.Options{PlainHTTP: o.PlainHTTP, UserAgent: "kmirror/" + version()})
+	if err != nil {
+		return nil, err
+	}
+	return registry.New(ro)
 }

@@ -83,8 +83,11 @@ a failed check for 5s at most). An image the mirror lacks stays as written,
 so the Pod pulls it from its source, and the answer carries a warning that
 kubectl prints: "kmirror: <mirror image> is not in the mirror yet; <image> is
 pulled from its source". With --copy-missing it is also copied into the
-mirror in the background, and the next Pod gets the mirror. When the check
-fails, --on-check-error decides, with a warning that says which.
+mirror in the background, as kmirror sync copies (a tag is written only to
+the digest the source's tag names, each copy within --copy-timeout), and
+the next Pod gets the mirror; a copy given up is not tried again for a
+minute, then longer. When the check fails, --on-check-error decides, with
+a warning that says which.
 
 A review over kmirror's limits (a body over 7 MiB, more than 100,000 JSON
 values, nesting deeper than 32, more than 1,000 keys named image in an object,

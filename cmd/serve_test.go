@@ -134,6 +134,8 @@ func TestServeFlagErrors(t *testing.T) {
 		{[]string{"--tls-cert-file", cert, "--tls-key-file", key, "--swap-policy", "exists", "--check-timeout", "3s"}, "--check-timeout 3s is longer than --review-budget 2s"},
 		{[]string{"--tls-cert-file", cert, "--tls-key-file", key, "--review-budget", "0s"}, "--review-budget must be positive"},
 		{[]string{"--tls-cert-file", cert, "--tls-key-file", key, "--swap-policy", "exists", "--copy-missing", "--copy-queue", "0"}, "--copy-queue and --copy-workers must be at least 1"},
+		{[]string{"--tls-cert-file", cert, "--tls-key-file", key, "--swap-policy", "exists", "--copy-timeout", "1m"}, "--copy-timeout needs --copy-missing"},
+		{[]string{"--tls-cert-file", cert, "--tls-key-file", key, "--swap-policy", "exists", "--copy-missing", "--copy-timeout", "0s"}, "--copy-timeout must be positive"},
 		{[]string{"--tls-cert-file", cert, "--tls-key-file", key, "--swap-policy", "exists", "--registry-config", filepath.Join(dir, "none.json")}, "--registry-config: reading the registry credentials"},
 		{[]string{"--tls-cert-file", cert, "--tls-key-file", key, "--swap-policy", "exists", "--plain-http", "a.io/b"}, `plain-HTTP registry "a.io/b"`},
 	} {

@@ -28,8 +28,10 @@ type SwapOptions struct {
 	CopyMissing    bool
 	CopyQueue      int
 	CopyWorkers    int
+	CopyTimeout    time.Duration
 	RegistryConfig string
 	PlainHTTP      []string
+	ECR            ECROptions
 }
 
 // AddFlags registers the flags.
@@ -43,15 +45,17 @@ func (o *SwapOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.BoolVar(&o.CopyMissing, "copy-missing", false, "with --swap-policy exists: copy each image found missing into the mirror, in the background, as kmirror sync does; the next Pod gets the mirror once it is there")
 	fs.IntVar(&o.CopyQueue, "copy-queue", 1000, "with --copy-missing: how many images may wait to be copied; more are not queued")
 	fs.IntVar(&o.CopyWorkers, "copy-workers", 4, "with --copy-missing: how many images are copied at once")
+	fs.DurationVar(&o.CopyTimeout, "copy-timeout", mirrorsync.DefaultCopyTimeout, "with --copy-missing: the time limit of each copy; one not done by then fails, and is tried again later")
 	fs.StringVar(&o.RegistryConfig, "registry-config", "", "with --swap-policy exists: a Docker config file (the .dockerconfigjson of a kubernetes.io/dockerconfigjson Secret) with the credentials of the mirror, and of the sources for --copy-missing; default: the Docker config, as kmirror sync reads it")
 	fs.StringArrayVar(&o.PlainHTTP, "plain-http", nil, "with --swap-policy exists: a registry (host[:port]) to reach over plain HTTP instead of HTTPS; repeatable")
+	o.ECR.AddFlags(fs, true)
 }
 
 // Validate checks that the flags go together.
 func (o *SwapOptions) Validate(fs *pflag.FlagSet) error {
 	switch o.Policy {
 	case install.SwapAlways:
-		for _, name := range []string{"check-timeout", "present-ttl", "missing-ttl", "on-check-error", "copy-missing", "registry-config", "plain-http"} {
+		for _, name := range []string{"check-timeout", "present-ttl", "missing-ttl", "on-check-error", "copy-missing", "registry-config", "plain-http", "ecr", "ecr-region"} {
 			if fs.Changed(name) {
 				return fmt.Errorf("--%s needs --swap-policy exists", name)
 			}
@@ -61,7 +65,7 @@ func (o *SwapOptions) Validate(fs *pflag.FlagSet) error {
 		return fmt.Errorf("--swap-policy must be always or exists, not %q", o.Policy)
 	}
 	if !o.CopyMissing {
-		for _, name := range []string{"copy-queue", "copy-workers"} {
+		for _, name := range []string{"copy-queue", "copy-workers", "copy-timeout", "create-repositories", "ecr-repository-settings"} {
 			if fs.Changed(name) {
 				return fmt.Errorf("--%s needs --copy-missing", name)
 			}
@@ -80,8 +84,10 @@ func (o *SwapOptions) Validate(fs *pflag.FlagSet) error {
 		return errors.New("--present-ttl and --missing-ttl must not be negative")
 	case o.CopyQueue < 1 || o.CopyWorkers < 1:
 		return errors.New("--copy-queue and --copy-workers must be at least 1")
+	case o.CopyTimeout <= 0:
+		return fmt.Errorf("--copy-timeout must be positive, not %s", o.CopyTimeout)
 	}
-	return nil
+	return o.ECR.Validate()
 }
 
 // Swap makes the swap step of the flags, nil for --swap-policy always, and
@@ -95,9 +101,15 @@ func (o *SwapOptions) Swap(log *slog.Logger, metrics *admission.Metrics) (*admis
 			return nil, nil, fmt.Errorf("--registry-config: %w", err)
 		}
 	}
-	// A check has a second; one quick retry fits in it.
-	checks, err := registry.New(registry.Options{ConfigFile: o.RegistryConfig, PlainHTTP: o.PlainHTTP, UserAgent: "kmirror/" + version(),
-		Retry: registry.Retry{Attempts: 2, Wait: 100 * time.Millisecond, MaxWait: o.CheckTimeout}})
+	// A check has a second; one quick retry fits in it. Checks and copies
+	// share the ECR client, and with it the tokens.
+	ro, err := o.ECR.Apply(registry.Options{ConfigFile: o.RegistryConfig, PlainHTTP: o.PlainHTTP, UserAgent: "kmirror/" + version()})
+	if err != nil {
+		return nil, nil, err
+	}
+	checkOpts := ro
+	checkOpts.Retry = registry.Retry{Attempts: 2, Wait: 100 * time.Millisecond, MaxWait: o.CheckTimeout}
+	checks, err := registry.New(checkOpts)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -111,12 +123,12 @@ func (o *SwapOptions) Swap(log *slog.Logger, metrics *admission.Metrics) (*admis
 		return swap, func() {}, nil
 	}
 	// Copies have a client of their own, with connections of their own.
-	copies, err := registry.New(registry.Options{ConfigFile: o.RegistryConfig, PlainHTTP: o.PlainHTTP, UserAgent: "kmirror/" + version()})
+	copies, err := registry.New(ro)
 	if err != nil {
 		return nil, nil, err
 	}
 	q := mirrorsync.NewQueue(copies, mirrorsync.QueueOptions{
-		Size: o.CopyQueue, Workers: o.CopyWorkers, Log: log,
+		Size: o.CopyQueue, Workers: o.CopyWorkers, CopyTimeout: o.CopyTimeout, Log: log,
 		Metrics: mirrorsync.NewQueueMetrics(metrics.Registry),
 		Done: func(r mirrorsync.Result) {
 			if r.Err == nil {

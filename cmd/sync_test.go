@@ -49,8 +49,13 @@ func TestSyncAndVerify(t *testing.T) {
 	if code != 1 || !strings.HasPrefix(out, "copied 1 image (") || !strings.Contains(out, "failed: "+host+"/src/gone:1 -> "+host+"/mirror/gone:1: checking "+host+"/src/gone:1: not found in "+host) {
 		t.Errorf("sync: exit %d\n%s%s", code, out, errOut)
 	}
-	if !strings.Contains(errOut, "copied     "+host+"/src/app:1 -> "+host+"/mirror/app:1 (") {
+	if !strings.Contains(errOut, "copied      "+host+"/src/app:1 -> "+host+"/mirror/app:1 (") ||
+		!strings.Contains(errOut, "failed      "+host+"/src/gone:1 -> "+host+"/mirror/gone:1\n") {
 		t.Errorf("sync's progress lines:\n%s", errOut)
+	}
+	// Printed once: in the summary, not in the progress lines too.
+	if n := strings.Count(out+errOut, "not found in "+host); n != 1 {
+		t.Errorf("the failure is printed %d times:\n%s%s", n, out, errOut)
 	}
 	out, errOut, code = run(t, manifest, append([]string{"sync", "-q"}, flags...)...)
 	if code != 1 || out != "" || !strings.HasPrefix(errOut, "kmirror: "+host+"/src/gone:1 -> ") || strings.Count(errOut, "\n") != 1 {
@@ -78,8 +83,16 @@ func TestSyncFlags(t *testing.T) {
 		{[]string{"sync", "--platform", "amd64"}, `--platform "amd64" is not os/arch`},
 		{[]string{"sync", "--images", "-", "-"}, `stdin ("-") can be read once`},
 		{[]string{"sync", "-o", "yaml"}, "--output must be text or json"},
+		{[]string{"sync", "--copy-timeout", "0s"}, "--copy-timeout must be positive"},
 		{[]string{"sync", "--plain-http", "host/path", "--images", "/dev/null"}, `plain-HTTP registry "host/path" is not a registry`},
 		{[]string{"sync", "--images", "/nonexistent"}, "reading the image list"},
+		{[]string{"sync", "--shard", "3/3", "--images", "/dev/null"}, `--shard: shard "3/3": the index counts from 0`},
+		{[]string{"sync", "--shard", "1of3", "--images", "/dev/null"}, `--shard: shard "1of3" is not INDEX/COUNT`},
+		{[]string{"sync", "--merge-reports"}, "--merge-reports: name the report files"},
+		{[]string{"sync", "--merge-reports", "--images", "list.txt", "a.json"}, "--images has no effect with --merge-reports"},
+		{[]string{"sync", "--merge-reports", "--shard", "0/2", "a.json"}, "--shard has no effect with --merge-reports"},
+		{[]string{"sync", "--merge-reports", "/nonexistent"}, "reading the report: open /nonexistent"},
+		{[]string{"sync", "--merge-reports", "/dev/null"}, "/dev/null holds no report"},
 		{[]string{"verify", "--timeout", "0s"}, "--timeout must be positive"},
 		{[]string{"verify", "--rules", "/nonexistent"}, "/nonexistent"},
 	} {

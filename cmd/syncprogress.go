@@ -1,13 +1,15 @@
 package cmd
 
 import (
-	"context"
-	"errors"
 	"fmt"
 	"io"
 	"math"
+	"os"
 	"sync"
+	"sync/atomic"
+	"time"
 
+	"github.com/vbauerster/cupwriter"
 	"github.com/vbauerster/mpb/v8"
 	"github.com/vbauerster/mpb/v8/decor"
 
@@ -55,14 +57,18 @@ func (p *lineProgress) Done(r mirrorsync.Result) {
 	fmt.Fprintln(p.w, resultLine(r))
 }
 
-// resultLine is one image's line: what became of it, and why or how much.
+// resultLine is one image's line: what became of it, and how much. A
+// failure's reason is in the summary at the end, printed once.
 func resultLine(r mirrorsync.Result) string {
-	line := fmt.Sprintf("%-10s %s -> %s", r.Status, r.Source, r.Target)
+	line := fmt.Sprintf("%-11s %s -> %s", r.Status, r.Source, r.Target)
 	switch r.Status {
 	case mirrorsync.Copied:
 		line += fmt.Sprintf(" (%s in %.1fs)", formatBytes(r.Bytes), r.Duration.Seconds())
+		if r.DigestOnly {
+			line += " by digest only: " + digestOnlyWhy
+		}
 	case mirrorsync.Failed:
-		line = oldColor.Sprint(line) + ": " + failure(r.Err)
+		line = oldColor.Sprint(line)
 	}
 	return line
 }
@@ -72,52 +78,88 @@ func resultLine(r mirrorsync.Result) string {
 type bars struct {
 	p       *mpb.Progress
 	overall *mpb.Bar
-	mu      sync.Mutex
-	images  map[mirrorsync.Pair]*mpb.Bar
+	start   time.Time
+	// bytes counts the bytes done of every image, and done the images
+	// done, for the images' bar.
+	bytes atomic.Int64
+	done  atomic.Int64
+	mu    sync.Mutex
+	// images holds the bar of each image being copied, and its bytes done.
+	images map[mirrorsync.Pair]*imageBar
+}
+
+type imageBar struct {
+	bar  *mpb.Bar
+	done int64
 }
 
 func newBars(w io.Writer, images int, opts ...mpb.ContainerOption) *bars {
+	b := &bars{start: time.Now(), images: map[mirrorsync.Pair]*imageBar{}}
 	// Not mpb.NewWithContext: after Ctrl-C, the copies in flight still
 	// report their end, and the bars must take it.
-	p := mpb.New(append([]mpb.ContainerOption{mpb.WithOutput(w), mpb.WithWidth(40)}, opts...)...)
-	overall := p.AddBar(int64(images),
+	cw := cupwriter.New(lineStart{w}, false)
+	if f, ok := w.(*os.File); ok {
+		cw.SetTermFd(int(f.Fd()))
+	}
+	b.p = mpb.New(append([]mpb.ContainerOption{mpb.WithConsoleWriter(cw), mpb.WithWidth(40)}, opts...)...)
+	b.overall = b.p.AddBar(int64(images),
 		mpb.BarPriority(math.MaxInt),
 		mpb.PrependDecorators(decor.Name("images ", decor.WC{W: 40, C: decor.DindentRight})),
-		mpb.AppendDecorators(decor.CountersNoUnit(" %d / %d")),
+		mpb.AppendDecorators(decor.Any(b.overallText)),
 	)
-	return &bars{p: p, overall: overall, images: map[mirrorsync.Pair]*mpb.Bar{}}
+	return b
+}
+
+// lineStart starts each frame of the bars at the start of a line. A
+// frame begins by moving the cursor up over the last one, keeping its
+// column; but the terminal echoes Ctrl-C as "^C" where the cursor is,
+// under the last frame, and the next frame would then start two columns
+// in, after what was left of the last one.
+type lineStart struct{ w io.Writer }
+
+func (l lineStart) Write(p []byte) (int, error) {
+	if _, err := io.WriteString(l.w, "\r"); err != nil {
+		return 0, err
+	}
+	return l.w.Write(p)
 }
 
 func (b *bars) Started(pair mirrorsync.Pair) {
+	start := time.Now()
 	bar := b.p.AddBar(0,
 		mpb.BarRemoveOnComplete(),
 		mpb.PrependDecorators(decor.Name(shorten(pair.Source, 39)+" ", decor.WC{W: 40, C: decor.DindentRight})),
-		mpb.AppendDecorators(decor.Counters(decor.SizeB1000(0), " % .1f / % .1f")),
+		mpb.AppendDecorators(decor.Any(func(s decor.Statistics) string { return imageText(s, start) })),
 	)
 	b.mu.Lock()
-	b.images[pair] = bar
+	b.images[pair] = &imageBar{bar: bar}
 	b.mu.Unlock()
 }
 
 func (b *bars) Progress(pair mirrorsync.Pair, complete, total int64) {
 	b.mu.Lock()
-	bar := b.images[pair]
+	img := b.images[pair]
+	if img != nil {
+		b.bytes.Add(complete - img.done)
+		img.done = complete
+	}
 	b.mu.Unlock()
-	if bar != nil {
-		bar.SetTotal(total, false)
-		bar.SetCurrent(complete)
+	if img != nil {
+		img.bar.SetTotal(total, false)
+		img.bar.SetCurrent(complete)
 	}
 }
 
 func (b *bars) Done(r mirrorsync.Result) {
 	b.mu.Lock()
-	bar := b.images[r.Pair]
+	img := b.images[r.Pair]
 	delete(b.images, r.Pair)
 	b.mu.Unlock()
-	if bar != nil {
-		bar.Abort(true)
+	if img != nil {
+		img.bar.Abort(true)
 	}
 	fmt.Fprintln(b.p, resultLine(r))
+	b.done.Add(1)
 	b.overall.Increment()
 }
 
@@ -129,6 +171,50 @@ func (b *bars) Wait() {
 	b.p.Wait()
 }
 
+// imageText is the figures of an image's bar: bytes done of its size, the
+// speed since it started, and the time left at that speed. Until the copy
+// knows a size (the registries are being asked what to copy) it says so.
+func imageText(s decor.Statistics, start time.Time) string {
+	if s.Total <= 0 {
+		return "checking"
+	}
+	return formatBytes(s.Current) + " / " + formatBytes(s.Total) + speedText(s.Current, s.Total-s.Current, time.Since(start))
+}
+
+// overallText is the figures of the images' bar: images done of all, the
+// bytes done of every image, their speed, and the time left at the pace
+// of the images done so far.
+func (b *bars) overallText(s decor.Statistics) string {
+	text := fmt.Sprintf("%d / %d", s.Current, s.Total)
+	bytes, elapsed := b.bytes.Load(), time.Since(b.start)
+	if bytes > 0 {
+		text += " · " + formatBytes(bytes) + " at " + formatBytes(int64(float64(bytes)/elapsed.Seconds())) + "/s"
+	}
+	if done, left := b.done.Load(), s.Total-s.Current; done > 0 && left > 0 && !s.Aborted {
+		text += " · ETA " + formatDuration(time.Duration(float64(elapsed)/float64(done)*float64(left)))
+	}
+	return text
+}
+
+// speedText is " · 5.2 MB/s · ETA 6s" for done bytes in elapsed with left
+// to go; nothing until a speed is known.
+func speedText(done, left int64, elapsed time.Duration) string {
+	if done <= 0 || elapsed <= 0 {
+		return ""
+	}
+	rate := float64(done) / elapsed.Seconds()
+	text := " · " + formatBytes(int64(rate)) + "/s"
+	if left > 0 {
+		text += " · ETA " + formatDuration(time.Duration(float64(left)/rate*float64(time.Second)))
+	}
+	return text
+}
+
+// formatDuration is d in whole seconds, as "1h2m3s".
+func formatDuration(d time.Duration) string {
+	return max(d.Round(time.Second), time.Second).String()
+}
+
 // shorten cuts s to n runes, keeping its end, where the tag is.
 func shorten(s string, n int) string {
 	r := []rune(s)
@@ -136,12 +222,4 @@ func shorten(s string, n int) string {
 		return s
 	}
 	return "…" + string(r[len(r)-n+1:])
-}
-
-// failure says why a pair failed; an interrupted copy says just that.
-func failure(err error) string {
-	if errors.Is(err, context.Canceled) {
-		return "interrupted"
-	}
-	return err.Error()
 }

@@ -39,7 +39,7 @@ func TestBarsInterrupted(t *testing.T) {
 	a := mirrorsync.Pair{Source: "src/a:1", Target: "mirror/a:1"}
 	bars.Started(a)
 	bars.Progress(a, 10, 100)
-	bars.Done(mirrorsync.Result{Pair: a, Status: mirrorsync.Failed, Err: context.Canceled})
+	bars.Done(mirrorsync.Result{Pair: a, Status: mirrorsync.Interrupted, Err: context.Canceled})
 	done := make(chan struct{})
 	go func() {
 		bars.Wait()
@@ -50,7 +50,7 @@ func TestBarsInterrupted(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("Wait did not return with images left")
 	}
-	if got := out.String(); !strings.Contains(got, "failed     src/a:1 -> mirror/a:1: interrupted\n") {
+	if got := out.String(); !strings.Contains(got, "interrupted src/a:1 -> mirror/a:1\n") {
 		t.Errorf("bars wrote:\n%s", got)
 	}
 }

@@ -22,6 +22,7 @@ type VerifyOptions struct {
 	ColorOptions
 	RegistryOptions
 	SameDigest bool
+	Signed     bool
 	Timeout    time.Duration
 	Quiet      bool
 	Output     string
@@ -32,7 +33,9 @@ func (o *VerifyOptions) AddFlags(fs *pflag.FlagSet) {
 	o.RulesOptions.AddFlags(fs)
 	o.ColorOptions.AddFlags(fs)
 	o.RegistryOptions.AddFlags(fs, 8, "how many images to check at once")
+	o.ECR.AddFlags(fs, false)
 	fs.BoolVar(&o.SameDigest, "same-digest", false, "also require each mirror image to have its source's digest (catches a tag that moved upstream)")
+	fs.BoolVar(&o.Signed, "signed", false, "also require each mirror image to hold the signatures its source has for its digest: cosign's .sig tag and signature referrers (cosign, Notation, Sigstore bundles)")
 	fs.DurationVar(&o.Timeout, "timeout", 30*time.Second, "how long to wait for a registry's answer about one image, retries included")
 	fs.BoolVarP(&o.Quiet, "quiet", "q", false, "do not print the summary line on stderr")
 	fs.StringVarP(&o.Output, "output", "o", "text", "format of the report on stdout: text or json")
@@ -76,13 +79,22 @@ is reported as an error, never as missing.
 --same-digest also requires each mirror image to have the digest of its
 source, which catches a tag that moved upstream after the copy. For an
 image already rewritten, the source is found by inverting the rules; when
-several sources map to one mirror image, any one that matches will do.
+several sources map to one mirror image, any one that matches will do. A
+platform subset that "kmirror sync --platform" made matches the source it
+records.
+
+--signed also requires each mirror image to hold the signatures that its
+source attaches to the same digest, to the image or to the images of an
+index: cosign's sha256-<digest>.sig tag, and OCI 1.1 referrers whose
+artifactType is a signature's (cosign, Notation, Sigstore bundles). A
+cluster that verifies images verifies them in the mirror.
 
 Credentials, TLS and retries are as for "kmirror sync".
 
 Exit status: 0 every image resolves, 1 some image is missing (or has
-another digest than its source with --same-digest), 2 trouble: rules,
-manifests, flags, or an image that could not be checked.`,
+another digest than its source with --same-digest, or lacks a signature
+with --signed), 2 trouble: rules, manifests, flags, or an image that
+could not be checked.`,
 		Example: `  # The CI gate: fail when the mirror lacks an image the manifests pull
   kmirror verify deploy/
 
@@ -125,9 +137,11 @@ func (o *VerifyOptions) Run(cmd *cobra.Command, args []string) error {
 	}
 	// A Prober logs in once per repository: the HEADs of one repository
 	// are then one request each.
-	checks := mirrorsync.Verify(ctx, client.NewProber(0, 0), fields, eng, mirrorsync.VerifyOptions{
-		Jobs: o.Jobs, Timeout: o.Timeout, SameDigest: o.SameDigest,
-	})
+	vo := mirrorsync.VerifyOptions{Jobs: o.Jobs, Timeout: o.Timeout, SameDigest: o.SameDigest}
+	if o.Signed {
+		vo.Signatures = client
+	}
+	checks := mirrorsync.Verify(ctx, client.NewProber(0, 0), fields, eng, vo)
 	if ctx.Err() != nil {
 		fmt.Fprintln(cmd.ErrOrStderr(), "kmirror: interrupted")
 		return &ExitError{Code: exitInterrupted}
@@ -148,7 +162,7 @@ func (o *VerifyOptions) Run(cmd *cobra.Command, args []string) error {
 	switch {
 	case counts.Errors > 0:
 		return &ExitError{Code: 2}
-	case counts.Missing+counts.Mismatch > 0:
+	case counts.Missing+counts.Mismatch+counts.Unsigned > 0:
 		return &ExitError{Code: 1}
 	}
 	return nil
@@ -165,6 +179,8 @@ func writeVerifyText(w io.Writer, checks []mirrorsync.Check) error {
 			fmt.Fprintf(&b, "%s: %s: %s %s\n", c.Location, c.Image, oldColor.Sprint("missing"), c.Pulled)
 		case mirrorsync.Mismatch:
 			fmt.Fprintf(&b, "%s: %s: %s: %s\n", c.Location, c.Image, oldColor.Sprint("digest mismatch"), c.Error)
+		case mirrorsync.Unsigned:
+			fmt.Fprintf(&b, "%s: %s: %s: %s\n", c.Location, c.Image, oldColor.Sprint("signature missing"), c.Error)
 		default:
 			fmt.Fprintf(&b, "%s: %s: %s %s\n", c.Location, c.Image, warnColor.Sprint("error:"), c.Error)
 		}
@@ -178,6 +194,9 @@ func verifyLine(s mirrorsync.VerifySummary) string {
 		s.Fields, plural(s.Fields, "image field"), s.Images, plural(s.Images, "distinct image"), s.Present, s.Missing)
 	if s.Mismatch > 0 {
 		line += fmt.Sprintf(", %d with another digest than the source", s.Mismatch)
+	}
+	if s.Unsigned > 0 {
+		line += fmt.Sprintf(", %d lacking a signature of the source", s.Unsigned)
 	}
 	if s.NotPulled > 0 {
 		line += fmt.Sprintf(", %d not pulled (imagePullPolicy: Never)", s.NotPulled)

@@ -54,6 +54,14 @@ var presets embed.FS
 // ErrInvalid is wrapped by every error about the content of a rules file.
 var ErrInvalid = errors.New("invalid rules")
 
+// MaxFileBytes bounds a rules file: 1 MiB, the most a ConfigMap holds,
+// which is where kmirror serve's rules come from in a cluster. Rules for
+// every registry there is fit in a few KB.
+const MaxFileBytes = 1 << 20
+
+// ErrTooLarge is wrapped by the error about a rules file over MaxFileBytes.
+var ErrTooLarge = errors.New("the file is larger than 1 MiB, the most a ConfigMap holds")
+
 // Error points at the place in a rules file that is wrong.
 type Error struct {
 	File string
@@ -88,7 +96,7 @@ func Load(arg string) (*mirror.Engine, error) {
 	if arg == "" {
 		arg = Default
 	}
-	data, err := os.ReadFile(arg)
+	data, err := ReadFile(arg)
 	if err == nil {
 		return Parse(arg, data)
 	}
@@ -102,8 +110,22 @@ func Load(arg string) (*mirror.Engine, error) {
 		arg, strings.Join(Presets(), ", "))
 }
 
-// Parse reads the rules file named name.
+// ReadFile is os.ReadFile up to one byte over MaxFileBytes: enough for
+// Parse to refuse a larger file, which is not read further.
+func ReadFile(path string) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return io.ReadAll(io.LimitReader(f, MaxFileBytes+1))
+}
+
+// Parse reads the rules file named name; one over MaxFileBytes is refused.
 func Parse(name string, data []byte) (*mirror.Engine, error) {
+	if len(data) > MaxFileBytes {
+		return nil, &Error{File: name, Err: ErrTooLarge}
+	}
 	dec := yaml.NewDecoder(strings.NewReader(string(data)))
 	var doc yaml.Node
 	if err := dec.Decode(&doc); err != nil {

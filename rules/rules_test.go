@@ -4,6 +4,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -192,4 +193,41 @@ func TestEncodeRoundTrip(t *testing.T) {
 	if diff := cmp.Diff(eng.Rules(), again.Rules()); diff != "" {
 		t.Errorf("round trip (-want +got):\n%s", diff)
 	}
+}
+
+// TestLoadRefusesALargeFile: a file over 1 MiB is refused, without being
+// read whole; one of 1 MiB loads.
+func TestLoadRefusesALargeFile(t *testing.T) {
+	dir := t.TempDir()
+	rules := "apiVersion: kmirror.dev/v1alpha1\nkind: MirrorRules\nspec: {}\n"
+	path := filepath.Join(dir, "r.yaml")
+	padded := rules + "#" + strings.Repeat("x", MaxFileBytes-len(rules)-2) + "\n"
+	if err := os.WriteFile(path, []byte(padded), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Load(path); err != nil {
+		t.Errorf("Load of a file of 1 MiB: %v", err)
+	}
+	// The rules, then zeros up to 100 MB: a sparse file, which takes no
+	// room on the disk.
+	if err := os.Truncate(path, 100<<20); err != nil {
+		t.Fatal(err)
+	}
+	var err error
+	allocated := bytesAllocated(func() { _, err = Load(path) })
+	if !errors.Is(err, ErrTooLarge) || !strings.HasPrefix(err.Error(), path+": ") {
+		t.Errorf("Load of a file of 100 MB: %v, want ErrTooLarge naming the file", err)
+	}
+	if allocated > 4<<20 {
+		t.Errorf("Load of a file of 100 MB allocated %d MB", allocated>>20)
+	}
+}
+
+// bytesAllocated returns the bytes that f allocates.
+func bytesAllocated(f func()) uint64 {
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	f()
+	runtime.ReadMemStats(&after)
+	return after.TotalAlloc - before.TotalAlloc
 }

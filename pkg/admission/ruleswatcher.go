@@ -5,7 +5,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"os"
 	"sync"
 	"time"
 
@@ -18,10 +17,10 @@ import (
 // mounted as a volume is updated by swapping its ..data symlink, which
 // file watches follow badly.
 //
-// A file that does not load (unreadable, half-written, not valid rules)
-// keeps the rules in use; it is logged and counted once per content, and
-// the next poll tries again. Reviews in flight finish with the rules they
-// started with.
+// A file that does not load (unreadable, half-written, not valid rules,
+// over rules.MaxFileBytes, of which no more is read) keeps the rules in
+// use; it is logged and counted once per content, and the next poll tries
+// again. Reviews in flight finish with the rules they started with.
 type RulesWatcher struct {
 	file    string
 	h       *Handler
@@ -66,7 +65,7 @@ func (w *RulesWatcher) Reload() (bool, error) {
 func (w *RulesWatcher) reload() (changed, again bool, err error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	data, err := os.ReadFile(w.file)
+	data, err := rules.ReadFile(w.file)
 	if err != nil {
 		return false, false, fmt.Errorf("reading rules: %w", err)
 	}

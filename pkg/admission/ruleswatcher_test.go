@@ -3,10 +3,12 @@ package admission
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -164,6 +166,44 @@ func TestRulesWatcherKeepsTheRulesWhenTheFileIsBad(t *testing.T) {
 	}
 	if _, err := NewRulesWatcher(d.file(), &Handler{}, nil, nil); err == nil {
 		t.Error("NewRulesWatcher of a bad file: no error")
+	}
+}
+
+// TestRulesWatcherRefusesALargeFile: a rules file over 1 MiB, the most a
+// ConfigMap holds, is refused without being read whole or kept, and the
+// rules in use stay.
+func TestRulesWatcherRefusesALargeFile(t *testing.T) {
+	d := newConfigMapDir(t, rulesTo("one.example.com"))
+	h := testHandler{&Handler{Metrics: NewMetrics()}, &bytes.Buffer{}}
+	w, err := NewRulesWatcher(d.file(), h.Handler, nil, h.Metrics)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Valid rules, then zeros up to 100 MB: a sparse file, which takes no
+	// room on the disk.
+	d.update(rulesTo("two.example.com"))
+	if err := os.Truncate(d.file(), 100<<20); err != nil {
+		t.Fatal(err)
+	}
+	runtime.GC()
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	changed, err := w.Reload()
+	runtime.ReadMemStats(&after)
+	if changed || !errors.Is(err, rules.ErrTooLarge) || !strings.HasPrefix(err.Error(), d.file()+": ") {
+		t.Errorf("Reload of a file of 100 MB: changed %v, %v; want ErrTooLarge naming the file", changed, err)
+	}
+	if allocated := after.TotalAlloc - before.TotalAlloc; allocated > 4<<20 {
+		t.Errorf("Reload of a file of 100 MB allocated %d MB", allocated>>20)
+	}
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	if held := int64(after.HeapAlloc) - int64(before.HeapAlloc); held > 4<<20 {
+		t.Errorf("the watcher holds %d MB after refusing a file of 100 MB", held>>20)
+	}
+	runtime.KeepAlive(w)
+	if got := mirrorOf(t, h); got != "one.example.com" {
+		t.Errorf("the rules in use changed to %s", got)
 	}
 }
 

@@ -22,11 +22,13 @@ import (
 // answers with an error, and "not found" for the others. A request waits
 // for gate when it is set.
 type fakeRegistry struct {
-	mu       sync.Mutex
-	present  map[string]bool
-	errs     map[string]error
-	calls    map[string]int
-	gate     chan struct{}
+	mu      sync.Mutex
+	present map[string]bool
+	errs    map[string]error
+	calls   map[string]int
+	gate    chan struct{}
+	// delay is how long each request takes.
+	delay    time.Duration
 	inFlight atomic.Int32
 	maxSeen  atomic.Int32
 }
@@ -52,6 +54,7 @@ func (f *fakeRegistry) Head(ctx context.Context, image string) (*v1.Descriptor, 
 	f.calls[image]++
 	gate := f.gate
 	f.mu.Unlock()
+	time.Sleep(f.delay)
 	if gate != nil {
 		select {
 		case <-gate:
@@ -94,6 +97,19 @@ func states(rs []Result) []string {
 	return s
 }
 
+// testClock is the cache's time, which a test moves.
+type testClock struct{ ns atomic.Int64 }
+
+func newTestClock() *testClock {
+	c := &testClock{}
+	c.ns.Store(time.Now().UnixNano())
+	return c
+}
+
+func (c *testClock) NowNano() int64                      { return c.ns.Load() }
+func (c *testClock) Tick(time.Duration) <-chan time.Time { return nil }
+func (c *testClock) add(d time.Duration)                 { c.ns.Add(int64(d)) }
+
 func testOptions() Options {
 	return Options{Timeout: time.Second, PresentTTL: time.Hour, MissingTTL: time.Minute, FailedTTL: 5 * time.Second}
 }
@@ -104,9 +120,8 @@ func TestCheckCachesEachAnswerForItsTime(t *testing.T) {
 	reg := prometheus.NewRegistry()
 	o := testOptions()
 	o.Metrics = NewMetrics(reg)
-	c := New(f, o)
-	now := time.Now()
-	c.now = func() time.Time { return now }
+	clock := newTestClock()
+	c := newChecker(f, o, clock)
 	images := []string{"m/present:1", "m/missing:1", "m/broken:1", "m/present:1"}
 
 	got, known := check(c, images...)
@@ -128,7 +143,7 @@ func TestCheckCachesEachAnswerForItsTime(t *testing.T) {
 		{2 * time.Minute, map[string]int{"m/present:1": 1, "m/missing:1": 2, "m/broken:1": 3}},
 		{2 * time.Hour, map[string]int{"m/present:1": 2, "m/missing:1": 3, "m/broken:1": 4}},
 	} {
-		now = now.Add(tc.after)
+		clock.add(tc.after)
 		got, _ = check(c, images...)
 		if diff := cmp.Diff([]string{"present", "missing", "error", "present"}, states(got)); diff != "" {
 			t.Errorf("after %s (-want +got):\n%s", tc.after, diff)
@@ -182,7 +197,7 @@ func TestRequestsInFlightAreBounded(t *testing.T) {
 	f := newFake()
 	f.gate = make(chan struct{})
 	o := testOptions()
-	o.MaxRequests = 3
+	o.MaxRequests, o.MaxReviewChecks = 3, 20
 	c := New(f, o)
 	var images []string
 	for i := range 20 {
@@ -253,41 +268,40 @@ func TestPendingChecksAreBounded(t *testing.T) {
 func TestCacheBounds(t *testing.T) {
 	f := newFake()
 	o := testOptions()
-	o.MaxEntries = 3
+	o.MaxBytes = 4096
 	c := New(f, o)
-	for _, img := range []string{"m/1", "m/2", "m/3", "m/1", "m/4"} {
-		check(c, img)
-	}
-	if n := c.entries(); n != 3 {
-		t.Errorf("%d entries, want 3", n)
-	}
-	// m/2 was the least recently used.
-	for img, want := range map[string]bool{"m/1": true, "m/2": false, "m/3": true, "m/4": true} {
-		c.mu.Lock()
-		_, ok := c.cache.get(img, c.now())
-		c.mu.Unlock()
-		if ok != want {
-			t.Errorf("%s cached: %v, want %v", img, ok, want)
-		}
-	}
-
-	o.MaxEntries, o.MaxBytes = 0, 4096
-	c = New(f, o)
 	long := strings.Repeat("x", 1000)
 	for i := range 10 {
 		check(c, fmt.Sprintf("m/%d/%s", i, long))
 	}
-	if c.cache.bytes > 4096 || c.entries() != 3 {
-		t.Errorf("%d bytes in %d entries, want at most 4096", c.cache.bytes, c.entries())
+	c.answers.CleanUp()
+	if w := c.answers.WeightedSize(); w > 4096 || c.entries() > 3 {
+		t.Errorf("%d bytes in %d entries, want at most 4096", w, c.entries())
 	}
-	check(c, "m/"+strings.Repeat("y", 5000))
-	if c.cache.bytes > 4096 {
-		t.Errorf("an answer larger than the bound was cached: %d bytes", c.cache.bytes)
+	huge := "m/" + strings.Repeat("y", 5000)
+	check(c, huge)
+	c.answers.CleanUp()
+	if _, ok := c.answers.GetIfPresent(huge); ok || c.answers.WeightedSize() > 4096 {
+		t.Errorf("an answer larger than the bound was cached: %d bytes", c.answers.WeightedSize())
+	}
+}
+
+// TestZeroTTLCachesNothing: --present-ttl 0 remembers no answer.
+func TestZeroTTLCachesNothing(t *testing.T) {
+	f := newFake("m/a:1")
+	o := testOptions()
+	o.PresentTTL = 0
+	c := New(f, o)
+	check(c, "m/a:1")
+	c.SetPresent("m/a:1")
+	if got, known := check(c, "m/a:1"); known || got[0].State != Present || f.called("m/a:1") != 2 {
+		t.Errorf("with a TTL of zero: %+v, known %v, %d requests; want present, not known, 2 requests", got[0], known, f.called("m/a:1"))
 	}
 }
 
 // TestSetPresentWinsOverAStaleCheck: a copy completes while a check that
-// started before it is in flight; the check's "missing" is older.
+// started before it is in flight; the check's "missing" is older, and
+// neither its callers nor the cache get it.
 func TestSetPresentWinsOverAStaleCheck(t *testing.T) {
 	f := newFake()
 	f.gate = make(chan struct{})
@@ -298,10 +312,87 @@ func TestSetPresentWinsOverAStaleCheck(t *testing.T) {
 	c.SetPresent("m/a:1")
 	close(f.gate)
 	wait(context.Background())
-	if out[0].State != Missing {
-		t.Errorf("the check in flight answered %v", out[0].State)
+	if out[0].State != Present {
+		t.Errorf("the check in flight answered %v, want present", out[0].State)
 	}
 	if got, known := check(c, "m/a:1"); !known || got[0].State != Present {
 		t.Errorf("after the copy: %+v, cached %v; want present", got[0], known)
+	}
+}
+
+// TestCacheResistsAScan: a team's images, checked before and again while
+// a flood of images checked once goes through a cache that cannot hold
+// them all, stay cached. A cache that evicts the least recently used
+// answer checks them all again each round: 500 times. The frequency sketch
+// is a sketch: a few answers in a hundred go all the same (6 to 12 in
+// 40 runs).
+func TestCacheResistsAScan(t *testing.T) {
+	var team []string
+	for i := range 50 {
+		team = append(team, fmt.Sprintf("mirror.example.com/team/app%d:1", i))
+	}
+	f := newFake(team...)
+	o := testOptions()
+	// Some 330 answers.
+	o.MaxBytes = 64 << 10
+	c := New(f, o)
+	reviews := func(images []string) {
+		for i := 0; i < len(images); i += 5 {
+			check(c, images[i:i+5]...)
+			// The cache's upkeep, which its goroutine does between
+			// reviews: a loop this tight would outrun it, and hits it has
+			// not counted yet would not count.
+			c.answers.CleanUp()
+		}
+	}
+	for range 3 {
+		reviews(team)
+	}
+	flood := make([]string, 1000)
+	for round := range 10 {
+		// Three times as many images as the cache holds.
+		for i := range flood {
+			flood[i] = fmt.Sprintf("mirror.example.com/flood/new%d:1", round*len(flood)+i)
+		}
+		reviews(flood)
+		reviews(team)
+	}
+	again := 0
+	for _, img := range team {
+		again += f.called(img) - 1
+	}
+	if again > len(team) {
+		t.Errorf("while 10,000 new images were checked, the team's images were checked %d times again; want at most %d", again, len(team))
+	}
+}
+
+// TestReviewsShareTheSlots: a review of many images new to the cache waits
+// for a few checks only, so that a review that comes after it gets a
+// request slot within its time limit.
+func TestReviewsShareTheSlots(t *testing.T) {
+	f := newFake("m/victim:1")
+	f.delay = 20 * time.Millisecond
+	o := testOptions()
+	o.MaxRequests = 2
+	c := New(f, o)
+	var flood []string
+	for i := range 200 {
+		flood = append(flood, fmt.Sprintf("m/flood:%d", i))
+	}
+	floodOut := make([]Result, len(flood))
+	floodWait := c.Check(flood, floodOut)
+	got, _ := check(c, "m/victim:1")
+	if got[0].State != Present {
+		t.Errorf("the victim's image, behind a review of %d new images: %+v", len(flood), got[0])
+	}
+	floodWait(context.Background())
+	started := 0
+	for _, r := range floodOut {
+		if r.State == Missing {
+			started++
+		}
+	}
+	if started != DefaultMaxReviewChecks || !strings.Contains(floodOut[len(flood)-1].Reason, "more than 8 images not checked yet") {
+		t.Errorf("the review of %d new images had %d checked, want %d; the last: %+v", len(flood), started, DefaultMaxReviewChecks, floodOut[len(flood)-1])
 	}
 }

@@ -126,6 +126,13 @@ func (f *fakeRegistry) Head(ctx context.Context, image string) (*v1.Descriptor, 
 	return &v1.Descriptor{Digest: h}, nil
 }
 
+// headCount is how many times image was asked for.
+func (f *fakeRegistry) headCount(image string) int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.heads[image]
+}
+
 func (f *fakeRegistry) Check(ctx context.Context, src, dst string, _ []v1.Platform) (registry.State, error) {
 	s, err := f.Head(ctx, src)
 	if err != nil {
@@ -224,13 +231,35 @@ func TestRunInterrupted(t *testing.T) {
 	if d := time.Since(start); d > 5*time.Second {
 		t.Errorf("took %v to stop", d)
 	}
-	s := Summarize(results)
-	if s.Failed != 5 || !s.Interrupted {
-		t.Errorf("summary %+v, want 5 failed, interrupted", s)
+	if diff := cmp.Diff(Summary{Interrupted: 5}, Summarize(results)); diff != "" {
+		t.Errorf("summary (-want +got):\n%s", diff)
+	}
+	for _, r := range results {
+		if r.Status != Interrupted || !errors.Is(r.Err, context.Canceled) {
+			t.Errorf("%s: %s, %v; want interrupted", r.Source, r.Status, r.Err)
+		}
 	}
 	// Only the two pairs in flight started; none after Ctrl-C.
 	if obs.started.Load() != 2 || obs.done.Load() != 2 {
 		t.Errorf("observer heard %d starts and %d ends, want 2 and 2", obs.started.Load(), obs.done.Load())
+	}
+}
+
+// TestRunCopyTimeout: a pair that takes longer than the copy timeout
+// fails, saying so, and the others go on; the run is not interrupted.
+func TestRunCopyTimeout(t *testing.T) {
+	f := &fakeRegistry{images: map[string]string{"a:1": d1, "b:1": d1}, delay: time.Hour}
+	// The test's own bound, far above the timeout.
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	results := Run(ctx, f, []Pair{{"a:1", "m/a:1"}, {"b:1", "m/b:1"}}, Options{Jobs: 1, CopyTimeout: 50 * time.Millisecond})
+	for _, r := range results {
+		if r.Status != Failed || !strings.Contains(r.Err.Error(), "copying "+r.Source+" to "+r.Target+": not done within the copy timeout of 50ms") {
+			t.Errorf("%s: %s, %v; want failed for the copy timeout", r.Source, r.Status, r.Err)
+		}
+	}
+	if s := Summarize(results); s.Failed != 2 || s.Interrupted != 0 || ctx.Err() != nil {
+		t.Errorf("summary %+v; want 2 failed, not interrupted, within the test's bound", s)
 	}
 }
 
@@ -317,5 +346,63 @@ func TestVerify(t *testing.T) {
 	checks = Verify(context.Background(), f, fields[:3], eng, VerifyOptions{})
 	if checks[2].Verdict != Found || len(f.heads) != 2 {
 		t.Errorf("without --same-digest: %s, heads %v", checks[2].Verdict, f.heads)
+	}
+}
+
+// subsetRegistry is a fakeRegistry whose indexes may be platform subsets.
+type subsetRegistry struct {
+	*fakeRegistry
+	// subsets are the source digest that each subset records.
+	subsets map[string]string
+	reads   atomic.Int32
+}
+
+func (s *subsetRegistry) SubsetSource(_ context.Context, image string) (string, string, error) {
+	s.reads.Add(1)
+	if src, ok := s.subsets[image]; ok {
+		return src, "linux/amd64,linux/arm64", nil
+	}
+	return "", "", nil
+}
+
+// TestVerifySubset: with --same-digest, a platform subset that sync made
+// of the source is present; a subset of another source digest, or an
+// index that is no subset, is not.
+func TestVerifySubset(t *testing.T) {
+	eng := engine(t)
+	d3 := "sha256:3333333333333333333333333333333333333333333333333333333333333333"
+	r := &subsetRegistry{
+		fakeRegistry: &fakeRegistry{images: map[string]string{
+			"mirror.example.com/hub/nginx:1": d2, "nginx:1": d1, "docker.io/nginx:1": d1, // a subset of nginx:1
+			"mirror.example.com/hub/redis:7": d2, "redis:7": d3, // a subset of what redis:7 was
+			"mirror.example.com/hub/app:1": d2, "app:1": d1, // no subset
+		}},
+		subsets: map[string]string{"mirror.example.com/hub/nginx:1": d1, "mirror.example.com/hub/redis:7": d1},
+	}
+	var fields []manifest.Image
+	for _, img := range []string{"nginx:1", "mirror.example.com/hub/nginx:1", "redis:7", "app:1"} {
+		fields = append(fields, manifest.Image{Decision: eng.Decide(img)})
+	}
+	checks := Verify(context.Background(), r, fields, eng, VerifyOptions{SameDigest: true})
+	var got []string
+	for _, c := range checks {
+		got = append(got, string(c.Verdict)+" "+c.Source+" "+c.Platforms)
+	}
+	want := []string{
+		"present nginx:1 linux/amd64,linux/arm64",
+		"present docker.io/nginx:1 linux/amd64,linux/arm64",
+		"digest mismatch redis:7 ",
+		"digest mismatch app:1 ",
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("verdicts (-want +got):\n%s", diff)
+	}
+	if n := r.reads.Load(); n != 3 {
+		t.Errorf("%d indexes read, want one per image with another digest: 3", n)
+	}
+	r.reads.Store(0)
+	Verify(context.Background(), r, fields, eng, VerifyOptions{})
+	if n := r.reads.Load(); n != 0 {
+		t.Errorf("without --same-digest, %d indexes read", n)
 	}
 }

@@ -14,9 +14,12 @@ import (
 // Queue copies pairs in the background, for the webhook's --copy-missing:
 // each pair once however often it is asked for, a few at a time, from a
 // queue of bounded length, and a pair that fails is tried again later.
-// A copy is the one Run makes: the whole index, every digest the
-// source's, the tag last. Enqueue never waits, so that asking for a copy
-// costs a review nothing.
+// A pair given up (its attempts spent, or its source not found) is held:
+// it is not queued again for a while, which doubles each time it is given
+// up again, however many reviews ask for it. A copy is the one Run makes:
+// the whole index, every digest the source's, the tag last, within the
+// copy timeout. Enqueue never waits, so that asking for a copy costs a
+// review nothing.
 type Queue struct {
 	c      Copier
 	o      QueueOptions
@@ -31,7 +34,10 @@ type Queue struct {
 	pending map[Pair]int
 	copying int
 	retries map[Pair]*time.Timer
-	closed  bool
+	// held are the pairs given up, at most Size of them.
+	held   map[Pair]hold
+	now    func() time.Time
+	closed bool
 	// dropLogged is when a pair that found the queue full was last
 	// logged.
 	dropLogged time.Time
@@ -49,6 +55,11 @@ type QueueOptions struct {
 	// Backoff is the wait after the first failure, doubled after each
 	// next one; zero is 10s.
 	Backoff time.Duration
+	// Hold is how long a pair given up is not queued again, doubled each
+	// time it is given up again, up to MaxHold; zero is DefaultHold.
+	Hold time.Duration
+	// CopyTimeout bounds each attempt; zero is DefaultCopyTimeout.
+	CopyTimeout time.Duration
 	// Done, when set, is told of each pair done with: copied, present, or
 	// failed for good. It is called from a worker.
 	Done func(Result)
@@ -56,6 +67,19 @@ type QueueOptions struct {
 	Log *slog.Logger
 	// Metrics, when set, counts the copies.
 	Metrics *QueueMetrics
+}
+
+// The holds of a pair given up, unless QueueOptions say otherwise.
+const (
+	DefaultHold = time.Minute
+	MaxHold     = time.Hour
+)
+
+// hold is a pair given up: not queued again before until; given up times
+// in a row.
+type hold struct {
+	until time.Time
+	times int
 }
 
 // NewQueue starts the workers of a queue that copies with c.
@@ -72,6 +96,9 @@ func NewQueue(c Copier, o QueueOptions) *Queue {
 	if o.Backoff <= 0 {
 		o.Backoff = 10 * time.Second
 	}
+	if o.Hold <= 0 {
+		o.Hold = DefaultHold
+	}
 	if o.Log == nil {
 		o.Log = slog.New(slog.DiscardHandler)
 	}
@@ -79,7 +106,7 @@ func NewQueue(c Copier, o QueueOptions) *Queue {
 	q := &Queue{c: c, o: o, ctx: ctx, cancel: cancel,
 		// Room for every pending pair: a send never blocks.
 		work:    make(chan Pair, o.Size),
-		pending: map[Pair]int{}, retries: map[Pair]*time.Timer{}}
+		pending: map[Pair]int{}, retries: map[Pair]*time.Timer{}, held: map[Pair]hold{}, now: time.Now}
 	for range o.Workers {
 		q.wg.Go(q.worker)
 	}
@@ -87,11 +114,12 @@ func NewQueue(c Copier, o QueueOptions) *Queue {
 }
 
 // Enqueue asks for p to be copied, and reports whether it was queued: not
-// when it is pending already, the queue is full, or closed.
+// when it is pending already, held after it was given up, the queue is
+// full, or closed.
 func (q *Queue) Enqueue(p Pair) bool {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	if _, ok := q.pending[p]; ok || q.closed {
+	if _, ok := q.pending[p]; ok || q.closed || q.now().Before(q.held[p].until) {
 		return false
 	}
 	if len(q.pending) >= q.o.Size {
@@ -120,7 +148,10 @@ func (q *Queue) worker() {
 			q.mu.Lock()
 			q.copying++
 			q.mu.Unlock()
-			r := runPair(q.ctx, q.c, p, Options{})
+			// With what is attached to the image: a cluster that verifies
+			// signatures verifies them where it pulls, in the mirror once
+			// the webhook swaps to it.
+			r := runPair(q.ctx, q.c, p, Options{CopyTimeout: q.o.CopyTimeout, Referrers: true})
 			q.mu.Lock()
 			q.copying--
 			q.mu.Unlock()
@@ -150,11 +181,20 @@ func (q *Queue) finish(p Pair, r Result) {
 	}
 	delete(q.pending, p)
 	q.o.Metrics.depth(len(q.pending))
+	var held time.Duration
+	if r.Err != nil {
+		held = q.hold(p)
+	} else {
+		delete(q.held, p)
+	}
 	q.mu.Unlock()
 	switch {
 	case r.Err != nil:
 		q.o.Metrics.counted("failed", 0)
-		log.Warn("copy into the mirror failed", "error", clipText(r.Err.Error()), "attempts", attempt)
+		log.Warn("copy into the mirror failed", "error", clipText(r.Err.Error()), "attempts", attempt, "notQueuedFor", held)
+	case r.Status == Copied && r.DigestOnly:
+		q.o.Metrics.counted("copied", r.Bytes)
+		log.Info("copied into the mirror by digest; the tag is left as it was: the source's tag names another digest", "digest", r.Digest, "bytes", r.Bytes, "took", r.Duration)
 	case r.Status == Copied:
 		q.o.Metrics.counted("copied", r.Bytes)
 		log.Info("copied into the mirror", "digest", r.Digest, "bytes", r.Bytes, "took", r.Duration)
@@ -164,6 +204,39 @@ func (q *Queue) finish(p Pair, r Result) {
 	}
 	if q.o.Done != nil {
 		q.o.Done(r)
+	}
+}
+
+// hold remembers that p was given up, and returns for how long it is not
+// queued again. The holds are bounded by Size: a full set loses the ones
+// that are over, else the one that ends first.
+func (q *Queue) hold(p Pair) time.Duration {
+	now := q.now()
+	h, ok := q.held[p]
+	if !ok && len(q.held) >= q.o.Size {
+		q.dropHolds(now)
+	}
+	d := q.o.Hold
+	for range h.times {
+		d = min(2*d, MaxHold)
+	}
+	q.held[p] = hold{until: now.Add(d), times: h.times + 1}
+	return d
+}
+
+// dropHolds drops the holds that are over, or, when none is, the one that
+// ends first.
+func (q *Queue) dropHolds(now time.Time) {
+	var first Pair
+	for p, h := range q.held {
+		if !now.Before(h.until) {
+			delete(q.held, p)
+		} else if q.held[first].until.IsZero() || h.until.Before(q.held[first].until) {
+			first = p
+		}
+	}
+	if len(q.held) >= q.o.Size {
+		delete(q.held, first)
 	}
 }
 

@@ -3,15 +3,26 @@ package mirrorsync
 import (
 	"context"
 	"errors"
+	"fmt"
+	"io"
+	"log"
+	"net"
+	"net/http/httptest"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/google/go-containerregistry/pkg/authn"
+	"github.com/google/go-containerregistry/pkg/name"
+	ggcrregistry "github.com/google/go-containerregistry/pkg/registry"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"kmirror.dev/kmirror/pkg/registry"
+	"kmirror.dev/kmirror/pkg/registrytest"
 )
 
 // flaky fails the first copies it is asked for.
@@ -157,4 +168,164 @@ func TestQueueRetries(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestQueueHoldsWhatFailed: a pair given up is not queued again before its
+// hold is over, however often it is asked for: one source request for 31
+// asks. The hold doubles each time the pair is given up again, and a copy
+// that succeeds ends it.
+func TestQueueHoldsWhatFailed(t *testing.T) {
+	f := &fakeRegistry{images: map[string]string{}}
+	done := newDoneLog()
+	q := NewQueue(f, QueueOptions{Hold: time.Minute, Done: done.done})
+	defer q.Close()
+	now := time.Now()
+	q.now = func() time.Time { return now }
+	gone := Pair{"gone:1", "m/gone:1"}
+	ask := func() int {
+		queued := 0
+		for range 31 {
+			if q.Enqueue(gone) {
+				queued++
+				done.next(t)
+			}
+		}
+		return queued
+	}
+	if n := ask(); n != 1 || f.headCount("gone:1") != 1 {
+		t.Errorf("31 asks for a missing source queued %d copies and sent %d requests to it; want 1 and 1", n, f.headCount("gone:1"))
+	}
+	// Held for a minute, then for two.
+	failedAt := now
+	for _, hold := range []time.Duration{time.Minute, 2 * time.Minute} {
+		now = failedAt.Add(hold - time.Second)
+		if n := ask(); n != 0 {
+			t.Errorf("%v after a failure held for %v: queued %d", hold-time.Second, hold, n)
+		}
+		now = failedAt.Add(hold)
+		if n := ask(); n != 1 {
+			t.Errorf("once a hold of %v is over: queued %d, want 1", hold, n)
+		}
+		failedAt = now
+	}
+	if n := f.headCount("gone:1"); n != 3 {
+		t.Errorf("the source was asked %d times, want 3", n)
+	}
+
+	// A copy that succeeds ends the hold: a failure after it holds for a
+	// minute again.
+	now = now.Add(4 * time.Minute)
+	f.mu.Lock()
+	f.images["gone:1"] = d1
+	f.mu.Unlock()
+	if !q.Enqueue(gone) || done.next(t).Status != Copied {
+		t.Fatal("the source that came back was not copied")
+	}
+	f.mu.Lock()
+	delete(f.images, "gone:1")
+	delete(f.images, "m/gone:1")
+	f.mu.Unlock()
+	q.Enqueue(gone)
+	done.next(t)
+	now = now.Add(time.Minute)
+	if !q.Enqueue(gone) {
+		t.Error("after a success, a failure holds for more than a minute")
+	}
+	done.next(t)
+}
+
+// TestQueueHoldsAreBounded: the holds kept are at most Size, the one that
+// ends first going first.
+func TestQueueHoldsAreBounded(t *testing.T) {
+	f := &fakeRegistry{images: map[string]string{}}
+	done := newDoneLog()
+	q := NewQueue(f, QueueOptions{Size: 2, Hold: time.Minute, Done: done.done})
+	defer q.Close()
+	now := time.Now()
+	q.now = func() time.Time { return now }
+	for _, s := range []string{"a", "b", "c"} {
+		q.Enqueue(Pair{s + ":1", "m/" + s + ":1"})
+		done.next(t)
+		now = now.Add(time.Second)
+	}
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if _, ok := q.held[Pair{"a:1", "m/a:1"}]; len(q.held) != 2 || ok {
+		t.Errorf("holds %v; want b and c", q.held)
+	}
+}
+
+// TestQueueWorkersComeBack: copies from a source that accepts connections
+// and never answers end at the copy timeout and give their workers back:
+// with four workers, a copy queued after four such is done.
+func TestQueueWorkersComeBack(t *testing.T) {
+	silent := silentSource(t)
+	good := httptest.NewServer(ggcrregistry.New(ggcrregistry.Logger(log.New(io.Discard, "", 0))))
+	defer good.Close()
+	host := strings.TrimPrefix(good.URL, "http://")
+	_, img, err := registrytest.Make(registrytest.Spec{Platforms: []string{"linux/amd64"}, Single: true, Layers: 1, LayerSize: 100, Seed: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ref, _ := name.ParseReference(host+"/app:1", name.Insecure)
+	if err := remote.Write(ref, img); err != nil {
+		t.Fatal(err)
+	}
+	c, err := registry.New(registry.Options{PlainHTTP: []string{silent, host}, Keychain: authn.NewMultiKeychain(), Retry: registry.Retry{Attempts: 1}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := newDoneLog()
+	q := NewQueue(c, QueueOptions{Workers: 4, Attempts: 1, CopyTimeout: 200 * time.Millisecond, Done: done.done})
+	defer q.Close()
+	for i := range 4 {
+		q.Enqueue(Pair{fmt.Sprintf("%s/app:%d", silent, i), fmt.Sprintf("%s/mirror/stalled:%d", host, i)})
+	}
+	q.Enqueue(Pair{host + "/app:1", host + "/mirror/app:1"})
+	timedOut, copied := 0, 0
+	for range 5 {
+		switch r := done.next(t); {
+		case r.Status == Copied:
+			copied++
+		case r.Err != nil && strings.Contains(r.Err.Error(), "not done within the copy timeout of 200ms"):
+			timedOut++
+		default:
+			t.Errorf("unexpected result %+v", r)
+		}
+	}
+	if timedOut != 4 || copied != 1 {
+		t.Errorf("%d copies timed out and %d copied; want 4 and 1", timedOut, copied)
+	}
+}
+
+// silentSource is a registry host that accepts connections and never
+// answers.
+func silentSource(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	conns := make(chan net.Conn, 100)
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			conns <- c
+		}
+	}()
+	t.Cleanup(func() {
+		ln.Close()
+		for {
+			select {
+			case c := <-conns:
+				c.Close()
+			default:
+				return
+			}
+		}
+	})
+	return ln.Addr().String()
 }

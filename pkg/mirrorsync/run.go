@@ -1,8 +1,10 @@
 package mirrorsync
 
 import (
+	"cmp"
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"sync"
 	"time"
@@ -30,6 +32,9 @@ const (
 	Present   Status = "present"
 	WouldCopy Status = "would copy"
 	Failed    Status = "failed"
+	// Interrupted: the run was cut short (Ctrl-C, SIGTERM) before the
+	// pair was done, or while it was being copied.
+	Interrupted Status = "interrupted"
 )
 
 // Result is what became of one pair.
@@ -41,9 +46,16 @@ type Result struct {
 	Digest string
 	// Bytes counts the bytes sent to the mirror.
 	Bytes int64
-	// Err says why a pair failed.
+	// DigestOnly reports that a "repo:tag@digest" source was copied by its
+	// digest alone: the source's tag names another digest now, so the
+	// mirror's tag was left as it was (see registry.Client.Copy).
+	DigestOnly bool
+	// Err says why a pair failed or was interrupted.
 	Err      error
 	Duration time.Duration
+	// Referrers counts the artifacts attached to the image, with
+	// Options.Referrers.
+	Referrers registry.ReferrerCount
 }
 
 // Observer hears of a run as it goes, from several goroutines at once.
@@ -67,17 +79,30 @@ type Options struct {
 	Platforms []v1.Platform
 	// Observer, when set, hears of each pair.
 	Observer Observer
+	// CopyTimeout bounds each pair, its checks and copy together; zero is
+	// DefaultCopyTimeout.
+	CopyTimeout time.Duration
+	// Referrers also copies the signatures, attestations and SBOMs
+	// attached to each image (registry.CopyOptions.Referrers).
+	Referrers bool
 }
+
+// DefaultCopyTimeout bounds a pair when Options do not say.
+const DefaultCopyTimeout = 10 * time.Minute
 
 // Run handles every pair, Jobs at a time, and returns their results in
 // the order of pairs. A pair that fails does not stop the others; when ctx
-// ends, pairs not yet started fail with ctx's error.
+// ends, pairs not yet done are Interrupted.
+//
+// Before copying, pairs that write one target reference from sources of
+// different digests fail with a ConflictError, and are not copied.
 func Run(ctx context.Context, c Copier, pairs []Pair, o Options) []Result {
 	jobs := o.Jobs
 	if jobs <= 0 {
 		jobs = 4
 	}
 	results := make([]Result, len(pairs))
+	refused := conflicts(ctx, c, pairs)
 	next := make(chan int)
 	var wg sync.WaitGroup
 	for range min(jobs, len(pairs)) {
@@ -86,7 +111,7 @@ func Run(ctx context.Context, c Copier, pairs []Pair, o Options) []Result {
 			defer wg.Done()
 			for i := range next {
 				if ctx.Err() != nil {
-					results[i] = Result{Pair: pairs[i], Status: Failed, Err: ctx.Err()}
+					results[i] = Result{Pair: pairs[i], Status: Interrupted, Err: ctx.Err()}
 					continue
 				}
 				results[i] = runPair(ctx, c, pairs[i], o)
@@ -94,11 +119,17 @@ func Run(ctx context.Context, c Copier, pairs []Pair, o Options) []Result {
 		}()
 	}
 	for i := range pairs {
-		if ctx.Err() != nil {
-			results[i] = Result{Pair: pairs[i], Status: Failed, Err: ctx.Err()}
-			continue
+		switch {
+		case ctx.Err() != nil:
+			results[i] = Result{Pair: pairs[i], Status: Interrupted, Err: ctx.Err()}
+		case refused[i] != nil:
+			results[i] = Result{Pair: pairs[i], Status: Failed, Err: refused[i]}
+			if o.Observer != nil {
+				o.Observer.Done(results[i])
+			}
+		default:
+			next <- i
 		}
-		next <- i
 	}
 	close(next)
 	wg.Wait()
@@ -110,9 +141,18 @@ func runPair(ctx context.Context, c Copier, p Pair, o Options) Result {
 		o.Observer.Started(p)
 	}
 	start := time.Now()
-	r := handle(ctx, c, p, o)
+	timeout := cmp.Or(o.CopyTimeout, DefaultCopyTimeout)
+	pctx, cancel := context.WithTimeout(ctx, timeout)
+	r := handle(pctx, c, p, o)
+	cancel()
+	if errors.Is(r.Err, context.DeadlineExceeded) && ctx.Err() == nil {
+		r.Err = fmt.Errorf("copying %s to %s: not done within the copy timeout of %v: %w", p.Source, p.Target, timeout, r.Err)
+	}
 	r.Pair, r.Duration = p, time.Since(start)
-	if r.Err != nil {
+	switch {
+	case r.Err != nil && errors.Is(r.Err, context.Canceled) && ctx.Err() != nil:
+		r.Status = Interrupted
+	case r.Err != nil:
 		r.Status = Failed
 	}
 	if o.Observer != nil {
@@ -141,8 +181,8 @@ func handle(ctx context.Context, c Copier, p Pair, o Options) Result {
 	if o.Observer != nil {
 		progress = func(complete, total int64) { o.Observer.Progress(p, complete, total) }
 	}
-	res, err := c.Copy(ctx, p.Source, p.Target, registry.CopyOptions{Platforms: o.Platforms, Progress: progress})
-	r := Result{Status: Present, Digest: res.Digest, Bytes: res.Bytes, Err: err}
+	res, err := c.Copy(ctx, p.Source, p.Target, registry.CopyOptions{Platforms: o.Platforms, Progress: progress, Referrers: o.Referrers})
+	r := Result{Status: Present, Digest: res.Digest, Bytes: res.Bytes, DigestOnly: res.DigestOnly, Err: err, Referrers: res.Referrers}
 	if res.Copied {
 		r.Status = Copied
 	}
@@ -151,39 +191,48 @@ func handle(ctx context.Context, c Copier, p Pair, o Options) Result {
 
 func pinned(image string) bool { return strings.Contains(image, "@") }
 
-// Summary counts the results of a run.
+// Summary counts the results of a run, each pair under one status.
 type Summary struct {
 	Copied    int `json:"copied"`
 	Present   int `json:"present"`
 	WouldCopy int `json:"wouldCopy"`
 	Failed    int `json:"failed"`
+	// DigestOnly counts the copied pairs whose tag was not written.
+	DigestOnly int `json:"digestOnly"`
+	// Interrupted counts the pairs that the end of the run cut short; they
+	// did not fail, and the next run does them.
+	Interrupted int `json:"interrupted"`
 	// Bytes counts the bytes the copies that succeeded sent.
 	Bytes int64 `json:"bytes"`
-	// Interrupted reports whether the run was cut short: Canceled of the
-	// failed pairs were not done for that reason.
-	Interrupted bool `json:"interrupted"`
-	Canceled    int  `json:"-"`
+	// Referrers counts the artifacts attached to the images.
+	Referrers registry.ReferrerCount `json:"referrers"`
 }
 
 // Summarize counts results.
 func Summarize(results []Result) Summary {
 	var s Summary
 	for _, r := range results {
-		switch r.Status {
-		case Copied:
-			s.Copied++
-			s.Bytes += r.Bytes
-		case Present:
-			s.Present++
-		case WouldCopy:
-			s.WouldCopy++
-		case Failed:
-			s.Failed++
-			if errors.Is(r.Err, context.Canceled) {
-				s.Canceled++
-			}
-		}
+		s.add(r.Status, r.Bytes, r.DigestOnly)
+		s.Referrers.Add(r.Referrers)
 	}
-	s.Interrupted = s.Canceled > 0
 	return s
+}
+
+func (s *Summary) add(st Status, bytes int64, digestOnly bool) {
+	switch st {
+	case Copied:
+		s.Copied++
+		s.Bytes += bytes
+		if digestOnly {
+			s.DigestOnly++
+		}
+	case Present:
+		s.Present++
+	case WouldCopy:
+		s.WouldCopy++
+	case Failed:
+		s.Failed++
+	case Interrupted:
+		s.Interrupted++
+	}
 }

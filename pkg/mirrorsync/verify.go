@@ -8,6 +8,7 @@ import (
 	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"golang.org/x/sync/errgroup"
 
 	"kmirror.dev/kmirror/pkg/manifest"
 	"kmirror.dev/kmirror/pkg/mirror"
@@ -17,6 +18,14 @@ import (
 // Header resolves images; *registry.Client is one.
 type Header interface {
 	Head(ctx context.Context, image string) (*v1.Descriptor, error)
+}
+
+// SubsetReader reads what a platform subset that "kmirror sync
+// --platform" made records of its source; *registry.Client and
+// *registry.Prober are ones. A Header that is one lets SameDigest accept
+// such a subset, whose digest is not its source's.
+type SubsetReader interface {
+	SubsetSource(ctx context.Context, image string) (source, platforms string, err error)
 }
 
 // Verdict is what Verify found for one image field.
@@ -52,6 +61,10 @@ type Check struct {
 	// Source and SourceDigest are the source compared with SameDigest.
 	Source       string `json:"source,omitempty"`
 	SourceDigest string `json:"sourceDigest,omitempty"`
+	// Platforms, with SameDigest, are those of the source that Pulled
+	// holds when it is a platform subset of it, made by "kmirror sync
+	// --platform": it has a digest of its own, and records its source's.
+	Platforms string `json:"platforms,omitempty"`
 	// Error says why an image is Unchecked, or which registry said it is
 	// missing.
 	Error string `json:"error,omitempty"`
@@ -66,8 +79,13 @@ type VerifyOptions struct {
 	// SameDigest also requires a mirrored image to have the digest of its
 	// source. The source of an image that is already mirrored is found by
 	// inverting the rules (mirror.Engine.Sources); when several sources
-	// map to it, the digest of any one will do.
+	// map to it, the digest of any one will do. A platform subset made by
+	// "kmirror sync --platform" will do too, when the Header is a
+	// SubsetReader: it records the digest of its source.
 	SameDigest bool
+	// Signatures, when set, also requires a mirrored image to hold the
+	// signatures its source attaches to its digest (Unsigned).
+	Signatures SignatureChecker
 }
 
 // Verify checks that the image each field will pull resolves in its
@@ -106,7 +124,60 @@ func Verify(ctx context.Context, h Header, fields []manifest.Image, eng *mirror.
 			judge(&checks[i], heads, sources[i])
 		}
 	}
+	if sr, ok := h.(SubsetReader); ok {
+		acceptSubsets(ctx, sr, checks, sources, heads, o)
+	}
+	if o.Signatures != nil {
+		checkSignatures(ctx, checks, fields, eng, o)
+	}
 	return checks
+}
+
+// acceptSubsets finds, among the images whose digest is not their
+// source's, the platform subsets of their source, and finds them present.
+// Each distinct image is read once, with a GET of its index.
+func acceptSubsets(ctx context.Context, sr SubsetReader, checks []Check, sources [][]string, heads map[string]*answer, o VerifyOptions) {
+	type subset struct {
+		source, platforms string
+		err               error
+	}
+	read := map[string]*subset{}
+	for _, c := range checks {
+		if c.Verdict == Mismatch {
+			read[c.Pulled] = &subset{}
+		}
+	}
+	if len(read) == 0 {
+		return
+	}
+	jobs, timeout := o.withDefaults()
+	g := new(errgroup.Group)
+	g.SetLimit(jobs)
+	for img, s := range read {
+		g.Go(func() error {
+			rctx, cancel := context.WithTimeout(ctx, timeout)
+			defer cancel()
+			s.source, s.platforms, s.err = sr.SubsetSource(rctx, img)
+			return nil
+		})
+	}
+	g.Wait()
+	for i := range checks {
+		c := &checks[i]
+		s := read[c.Pulled]
+		switch {
+		case c.Verdict != Mismatch:
+		case s.err != nil:
+			c.Error += "; reading it to see whether it is a platform subset: " + s.err.Error()
+		case s.source != "":
+			for _, src := range sources[i] {
+				if a := heads[src]; a.err == nil && a.digest == s.source {
+					c.Verdict, c.Error, c.Source, c.SourceDigest, c.Platforms = Found, "", src, a.digest, s.platforms
+					break
+				}
+			}
+		}
+	}
 }
 
 // sourcesOf returns the images whose digest a field's mirror image must
@@ -128,14 +199,20 @@ type answer struct {
 	err    error
 }
 
-func headAll(ctx context.Context, h Header, heads map[string]*answer, o VerifyOptions) {
-	jobs, timeout := o.Jobs, o.Timeout
+// withDefaults are the jobs and the timeout of o, zero values filled in.
+func (o VerifyOptions) withDefaults() (jobs int, timeout time.Duration) {
+	jobs, timeout = o.Jobs, o.Timeout
 	if jobs <= 0 {
 		jobs = 8
 	}
 	if timeout <= 0 {
 		timeout = 30 * time.Second
 	}
+	return jobs, timeout
+}
+
+func headAll(ctx context.Context, h Header, heads map[string]*answer, o VerifyOptions) {
+	jobs, timeout := o.withDefaults()
 	next := make(chan string)
 	var wg sync.WaitGroup
 	for range min(jobs, len(heads)) {
@@ -205,6 +282,9 @@ type VerifySummary struct {
 	Present  int `json:"present"`
 	Missing  int `json:"missing"`
 	Mismatch int `json:"mismatched"`
+	// Unsigned counts the mirror images that lack a signature of their
+	// source.
+	Unsigned int `json:"unsigned"`
 	// NotPulled counts the images kept for their pull policy Never.
 	NotPulled int `json:"notPulled"`
 	Errors    int `json:"errors"`
@@ -223,6 +303,8 @@ func SummarizeChecks(checks []Check) VerifySummary {
 			s.Missing++
 		case Mismatch:
 			s.Mismatch++
+		case Unsigned:
+			s.Unsigned++
 		case NotPulled:
 			s.NotPulled++
 		default:

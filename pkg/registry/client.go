@@ -1,6 +1,7 @@
 package registry
 
 import (
+	"cmp"
 	"crypto/tls"
 	"fmt"
 	"net"
@@ -11,6 +12,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"golang.org/x/sync/singleflight"
 )
 
 // Options configure a Client. The zero value reads credentials from the
@@ -24,6 +26,13 @@ type Options struct {
 	// credentials come from (see ConfigKeychain), instead of the default
 	// locations.
 	ConfigFile string
+	// ExtraKeychain, when set, is asked for the credentials of a registry
+	// that Keychain (or the Docker config) has none for, such as the
+	// tokens of Amazon ECR (package ecr): the Docker config wins.
+	ExtraKeychain authn.Keychain
+	// Repositories, when set, makes each target repository exist before
+	// the first write to it (Amazon ECR: package ecr).
+	Repositories RepositoryCreator
 	// PlainHTTP names the registries (host or host:port) reached over
 	// plain HTTP, such as a local test registry.
 	PlainHTTP []string
@@ -32,6 +41,12 @@ type Options struct {
 	Transport http.RoundTripper
 	// Retry is the retry policy of every request.
 	Retry Retry
+	// HeaderTimeout fails a request whose response headers do not come
+	// within it of the request being sent; zero is DefaultHeaderTimeout.
+	HeaderTimeout time.Duration
+	// IdleTimeout fails a transfer that moves no byte of a request or
+	// response body for this long; zero is DefaultIdleTimeout.
+	IdleTimeout time.Duration
 	// Jobs is how many blobs of one image are copied at once; zero is 4.
 	Jobs int
 	// UserAgent is sent with every request.
@@ -48,6 +63,10 @@ type Client struct {
 	jobs      int
 	userAgent string
 	blobs     *blobIndex
+	// repositories is Options.Repositories.
+	repositories RepositoryCreator
+	// flights are the copies in flight, by target repository and digest.
+	flights singleflight.Group
 	// config is Options.ConfigFile, for messages.
 	config string
 }
@@ -60,6 +79,8 @@ func New(o Options) (*Client, error) {
 		jobs:      o.Jobs,
 		userAgent: o.UserAgent,
 		blobs:     newBlobIndex(),
+
+		repositories: o.Repositories,
 	}
 	switch {
 	case c.keychain != nil:
@@ -67,6 +88,9 @@ func New(o Options) (*Client, error) {
 		c.keychain, c.config = ConfigKeychain(o.ConfigFile), o.ConfigFile
 	default:
 		c.keychain = authn.DefaultKeychain
+	}
+	if o.ExtraKeychain != nil {
+		c.keychain = authn.NewMultiKeychain(c.keychain, o.ExtraKeychain)
 	}
 	if c.jobs <= 0 {
 		c.jobs = 4
@@ -82,8 +106,9 @@ func New(o Options) (*Client, error) {
 	if inner == nil {
 		inner = defaultTransport()
 	}
+	stall := &stallTransport{inner: inner, header: cmp.Or(o.HeaderTimeout, DefaultHeaderTimeout), idle: cmp.Or(o.IdleTimeout, DefaultIdleTimeout)}
 	c.transport = &retryTransport{
-		inner:  &guardTransport{inner: inner, plain: c.plain},
+		inner:  &guardTransport{inner: stall, plain: c.plain},
 		policy: o.Retry.withDefaults(),
 		sleep:  sleepContext,
 	}
@@ -142,8 +167,8 @@ func (r Ref) Pull() name.Reference {
 	return r.Repo.Tag(r.tag())
 }
 
-// Push is the reference a copy writes last: the tag when one is written
-// (or implied), else the digest.
+// Push is the reference a push writes: the tag when one is written (or
+// implied), else the digest.
 func (r Ref) Push() name.Reference {
 	if r.Tag == "" && r.Digest != "" {
 		return r.Repo.Digest(r.Digest)

@@ -4,13 +4,18 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
+	"io"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
 
 	"kmirror.dev/kmirror/pkg/registrytest"
 )
@@ -85,37 +90,161 @@ func TestCopyIndex(t *testing.T) {
 	}
 }
 
-// TestCopyPinned copies "repo:tag@digest" by its digest and tags it, and
-// "repo@digest" by digest alone.
+// TestCopyPinned: a "repo:tag@digest" source is copied by its digest, and
+// the mirror's tag written (or moved) only when the source's tag names that
+// digest now; a pinned digest the mirror holds is present, whatever the
+// mirror's tag names.
 func TestCopyPinned(t *testing.T) {
 	reg := newTestRegistry(t)
 	c := newClient(t, reg.host)
-	digest := push(t, reg.host+"/src/app:moved", threePlatforms).String()
-	for _, tc := range []struct{ src, dst, wantTag string }{
-		{reg.host + "/src/app:v1@" + digest, reg.host + "/mirror/app:v1@" + digest, reg.host + "/mirror/app:v1"},
-		{reg.host + "/src/app@" + digest, reg.host + "/mirror/pinned@" + digest, ""},
+	src, mirror := reg.host+"/src/app", reg.host+"/mirror/app"
+	older := push(t, src+":v1", threePlatforms).String()
+	newer := push(t, src+":v1", registrytest.Spec{Platforms: []string{"linux/amd64"}, Single: true, Layers: 1, LayerSize: 100, Seed: 9}).String()
+	for i, tc := range []struct {
+		name string
+		// tag and digest make the source "src/app:tag@digest" and the
+		// target "mirror/appN:tag@digest".
+		tag, digest string
+		// mirrorTag is what the mirror's tag names before the copy, "" none.
+		mirrorTag string
+		// wantTag is what the mirror's tag names after it, "" none.
+		wantTag    string
+		digestOnly bool
+	}{
+		{name: "the source's tag names another digest: the digest alone", tag: "v1", digest: older, digestOnly: true},
+		{name: "the mirror's tag is not moved back", tag: "v1", digest: older, mirrorTag: newer, wantTag: newer, digestOnly: true},
+		{name: "the source's tag names the digest: tagged", tag: "v1", digest: newer, wantTag: newer},
+		{name: "the mirror's tag moves as the source's did", tag: "v1", digest: newer, mirrorTag: older, wantTag: newer},
+		{name: "a tag the source does not have is not made", tag: "v9", digest: newer, digestOnly: true},
+		{name: "a digest alone", digest: newer},
 	} {
-		res, err := c.Copy(context.Background(), tc.src, tc.dst, CopyOptions{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if !res.Copied || res.Digest != digest {
-			t.Errorf("copy %s = %+v", tc.src, res)
-		}
-		if tc.wantTag != "" {
-			if d, err := c.Head(context.Background(), tc.wantTag); err != nil || d.Digest.String() != digest {
-				t.Errorf("tag %s: %v, %v", tc.wantTag, d, err)
+		t.Run(tc.name, func(t *testing.T) {
+			repo := fmt.Sprintf("%s%d", mirror, i)
+			from, to := src+"@"+tc.digest, repo+"@"+tc.digest
+			if tc.tag != "" {
+				from, to = src+":"+tc.tag+"@"+tc.digest, repo+":"+tc.tag+"@"+tc.digest
+			}
+			if tc.mirrorTag != "" {
+				copyDigest(t, src+"@"+tc.mirrorTag, repo+":"+tc.tag)
+			}
+			reg.reset()
+			res, err := c.Copy(context.Background(), from, to, CopyOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := CopyResult{Copied: true, Digest: tc.digest, DigestOnly: tc.digestOnly}
+			res.State, res.Bytes = State{}, 0
+			if diff := cmp.Diff(want, res); diff != "" {
+				t.Errorf("copy (-want +got):\n%s", diff)
+			}
+			if d, err := c.Head(context.Background(), to); err != nil || d.Digest.String() != tc.digest {
+				t.Errorf("the mirror's digest: %v, %v", d, err)
+			}
+			if tc.tag != "" {
+				if got := tagDigest(t, c, repo+":"+tc.tag); got != tc.wantTag {
+					t.Errorf("the mirror's tag names %q, want %q", got, tc.wantTag)
+				}
+			}
+			if n := reg.count("HEAD", "/src/app/manifests/v"); tc.tag != "" && n != 1 {
+				t.Errorf("the source's tag was asked %d times, want once", n)
+			}
+			if n := reg.count("GET", "/src/app/manifests/v"); n != 0 {
+				t.Errorf("the source's tag was read %d times", n)
+			}
+		})
+	}
+
+	// A pinned digest the mirror holds is present, whatever its tag names.
+	reg.reset()
+	res, err := c.Copy(context.Background(), src+":v1@"+older, mirror+"1:v1@"+older, CopyOptions{})
+	if err != nil || res.Copied || !res.Present {
+		t.Errorf("copy of a digest the mirror holds: %+v, %v; want present", res, err)
+	}
+	if n := reg.count("PUT", "/v2/") + reg.count("HEAD", "/src/"); n != 0 {
+		t.Errorf("a present digest took %d PUT requests and HEAD requests to the source", n)
+	}
+}
+
+// copyDigest copies the image at from, by its digest, to the tag to, on a
+// plain-HTTP registry.
+func copyDigest(t *testing.T, from, to string) {
+	t.Helper()
+	s, err := name.NewDigest(from, name.Insecure)
+	if err != nil {
+		t.Fatal(err)
+	}
+	desc, err := remote.Get(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dst, err := name.NewTag(to, name.Insecure)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := remote.Push(dst, desc); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// tagDigest is the digest tag names, "" when it names none.
+func tagDigest(t *testing.T, c *Client, tag string) string {
+	t.Helper()
+	d, err := c.Head(context.Background(), tag)
+	if errors.Is(err, ErrNotFound) {
+		return ""
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d.Digest.String()
+}
+
+// TestCopyTagsAtOnce: concurrent copies of several tags of one image into
+// one repository copy each manifest once, then write each tag; a manifest
+// PUT that distribution refuses for a race with an upload is sent again.
+func TestCopyTagsAtOnce(t *testing.T) {
+	reg := newTestRegistry(t)
+	c := newClient(t, reg.host)
+	digest := push(t, reg.host+"/src/app:1", threePlatforms).String()
+	var mu sync.Mutex
+	refused := false
+	reg.intercept = func(w http.ResponseWriter, r *http.Request) bool {
+		switch {
+		case r.Method == http.MethodHead && strings.Contains(r.URL.Path, "/mirror/app/manifests/sha256:"):
+			// Slow, so that every copy is under way at once.
+			time.Sleep(50 * time.Millisecond)
+		case r.Method == http.MethodPut && strings.Contains(r.URL.Path, "/mirror/app/manifests/"):
+			mu.Lock()
+			defer mu.Unlock()
+			if !refused {
+				refused = true
+				w.WriteHeader(http.StatusBadRequest)
+				io.WriteString(w, `{"errors":[{"code":"DIGEST_INVALID","message":"provided digest did not match uploaded content"},{"code":"MANIFEST_BLOB_UNKNOWN","message":"blob unknown to registry"}]}`)
+				return true
 			}
 		}
-		if _, err := c.Head(context.Background(), tc.dst); err != nil {
-			t.Error(err)
+		return false
+	}
+	tags := []string{"a", "b", "c", "d", "e", "f"}
+	var wg sync.WaitGroup
+	for _, tag := range tags {
+		wg.Go(func() {
+			res, err := c.Copy(context.Background(), reg.host+"/src/app:1", reg.host+"/mirror/app:"+tag, CopyOptions{})
+			if err != nil || !res.Copied || res.Digest != digest {
+				t.Errorf("copy to %s: %+v, %v", tag, res, err)
+			}
+		})
+	}
+	wg.Wait()
+	// 3 platform images and the index by digest, once each, and one
+	// sent again; then the six tags.
+	if n := reg.count("PUT", "/mirror/app/manifests/sha256:"); n != 5 {
+		t.Errorf("%d manifest PUTs by digest, want 5: each manifest once, one twice", n)
+	}
+	for _, tag := range tags {
+		if n := reg.count("PUT", "/mirror/app/manifests/"+tag); n != 1 || tagDigest(t, c, reg.host+"/mirror/app:"+tag) != digest {
+			t.Errorf("tag %s: %d PUTs", tag, n)
 		}
-	}
-	if _, err := c.Head(context.Background(), reg.host+"/mirror/pinned:latest"); !errors.Is(err, ErrNotFound) {
-		t.Errorf("a digest copy made a tag: %v", err)
-	}
-	if n := reg.count("GET", "/src/app/manifests/moved"); n != 0 {
-		t.Errorf("a pinned copy read the tag %d times", n)
 	}
 }
 

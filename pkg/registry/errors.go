@@ -5,8 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
+	"strings"
+	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
@@ -20,6 +23,10 @@ var (
 	ErrDenied = errors.New("access denied")
 	// ErrRateLimited: the registry answered 429 after every retry.
 	ErrRateLimited = errors.New("rate limited")
+	// ErrNoRepository: a write found no repository to write to
+	// (NAME_UNKNOWN): Amazon ECR, Harbor and Artifact Registry take no push
+	// to a repository (or project) that was not made first.
+	ErrNoRepository = errors.New("no such repository")
 )
 
 // Error is a failed request about one image, saying which registry
@@ -31,12 +38,18 @@ type Error struct {
 	Image string
 	// Registry is the registry that answered.
 	Registry string
-	// Kind is ErrNotFound, ErrDenied, ErrRateLimited, or nil.
+	// Kind is ErrNotFound, ErrDenied, ErrRateLimited, ErrNoRepository,
+	// or nil.
 	Kind error
 	Err  error
 	// Config is the Docker config file the credentials came from; ""
 	// names the default one.
 	Config string
+	// Repository is the repository of Image, without the registry.
+	Repository string
+	// RetryAfter is the wait that a rate-limiting registry asked for in
+	// its last answer's Retry-After; zero when it asked for none.
+	RetryAfter time.Duration
 }
 
 func (e *Error) Error() string {
@@ -55,7 +68,15 @@ func (e *Error) Error() string {
 		}
 		return msg
 	case ErrRateLimited:
-		return fmt.Sprintf("%s %s: %s is rate limiting (%v)", e.Op, e.Image, e.Registry, e.Err)
+		wait := "without saying how long to wait"
+		if e.RetryAfter > 0 {
+			wait = "and asked to wait " + e.RetryAfter.Round(time.Second).String()
+		}
+		return fmt.Sprintf("%s %s: %s is rate limiting (%v), %s", e.Op, e.Image, e.Registry, e.Err, wait)
+	case ErrNoRepository:
+		return fmt.Sprintf("%s %s: %s has no repository %s (%v); create it first (a Harbor project, an Artifact Registry repository), "+
+			"or, on Amazon ECR, let kmirror create it with --create-repositories (the default for ECR hosts; --ecr HOST marks another host as ECR)",
+			e.Op, e.Image, e.Registry, e.Repository, e.Err)
 	}
 	return fmt.Sprintf("%s %s: %v", e.Op, e.Image, e.Err)
 }
@@ -78,11 +99,56 @@ func (c *Client) wrap(op string, img Ref, err error) error {
 	if errors.As(err, &e) || errors.Is(err, context.Canceled) {
 		return err
 	}
-	out := &Error{Op: op, Image: img.String(), Registry: img.Repo.RegistryStr(), Err: err, Config: c.config}
+	out := &Error{Op: op, Image: img.String(), Registry: img.Repo.RegistryStr(), Err: httpsError(err), Config: c.config, Repository: img.Repo.RepositoryStr()}
 	if errors.As(err, &terr) {
 		out.Kind = statusKind(terr)
+		if op == "writing" && noRepository(terr) {
+			out.Kind = ErrNoRepository
+		}
+		if terr.Request != nil {
+			out.RetryAfter, _ = terr.Request.Context().Value(askedWaitKey{}).(time.Duration)
+		}
 	}
 	return out
+}
+
+// httpsError is the HTTPS half of err when err holds a refusal of plain
+// HTTP that does not apply. go-containerregistry pings a registry on
+// localhost or a private address over plain HTTP too when HTTPS fails, and
+// guardTransport refuses that with advice to allow plain HTTP; the advice
+// is right when the registry answered HTTPS in plain HTTP, but a registry
+// that is down or unreachable would be told to use --plain-http.
+func httpsError(err error) error {
+	var (
+		plain *plainHTTPError
+		uerr  *url.Error
+	)
+	if !errors.As(err, &plain) || errors.Is(err, http.ErrSchemeMismatch) {
+		return err
+	}
+	// The pings' errors come HTTPS first.
+	if errors.As(err, &uerr) && strings.HasPrefix(uerr.URL, "https://") {
+		return uerr
+	}
+	return err
+}
+
+// noRepository reports whether a registry answered a write that the
+// repository does not exist: NAME_UNKNOWN, or a 404 that names no blob or
+// manifest (Harbor's for a project that does not exist).
+func noRepository(terr *transport.Error) bool {
+	if terr.StatusCode != http.StatusNotFound {
+		return false
+	}
+	for _, d := range terr.Errors {
+		switch d.Code {
+		case transport.NameUnknownErrorCode:
+			return true
+		case transport.BlobUnknownErrorCode, transport.ManifestUnknownErrorCode:
+			return false
+		}
+	}
+	return true
 }
 
 func statusKind(terr *transport.Error) error {

@@ -45,7 +45,8 @@ type State struct {
 	Source string
 	// Present reports whether the target already holds what the source
 	// names (for a platform subset: a subset made from it with the same
-	// platforms).
+	// platforms). A reference that pins a digest is present when the
+	// target holds the digest, whatever the target's tag names.
 	Present bool
 	// Target is the digest the target reference names, "" when the
 	// target does not hold it.
@@ -59,7 +60,7 @@ var ErrPinnedPlatform = errors.New("a platform subset of a digest-pinned image w
 
 // Check compares src and dst with HEAD requests (and, for a platform
 // subset, a GET of the target's index), fetching no blob. A reference
-// that pins a digest is looked up in the target alone.
+// that pins a digest is looked up in the target alone, by its digest.
 func (c *Client) Check(ctx context.Context, src, dst string, platforms []v1.Platform) (State, error) {
 	s, d, err := c.parsePair(src, dst, platforms)
 	if err != nil {
@@ -108,10 +109,12 @@ func (c *Client) check(ctx context.Context, src, dst Ref, platforms []v1.Platfor
 	return st, err
 }
 
-// headTarget returns the digest the target's push reference names, or ""
-// when the target does not hold it.
+// headTarget returns the digest the target's reference names, or "" when
+// the target does not hold it. A reference that pins a digest is looked
+// up by the digest: whatever the mirror's tag names, the digest is there
+// or not.
 func (c *Client) headTarget(ctx context.Context, dst Ref) (string, error) {
-	desc, err := c.head(ctx, dst, dst.Push())
+	desc, err := c.head(ctx, dst, dst.Pull())
 	if errors.Is(err, ErrNotFound) {
 		return "", nil
 	}

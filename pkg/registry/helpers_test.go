@@ -19,19 +19,22 @@ import (
 )
 
 // testRegistry is go-containerregistry's in-process registry on plain HTTP,
-// with a log of the requests it answered.
+// with a log of the requests it answered; opts may give it the referrers
+// API (ggcrregistry.WithReferrersSupport).
 type testRegistry struct {
 	host string
 	mu   sync.Mutex
 	log  []string
 	// intercept, when set, may answer a request instead of the registry.
 	intercept func(w http.ResponseWriter, r *http.Request) bool
+	// registry is the registry itself, for an intercept to ask.
+	registry http.Handler
 }
 
-func newTestRegistry(t testing.TB) *testRegistry {
+func newTestRegistry(t testing.TB, opts ...ggcrregistry.Option) *testRegistry {
 	t.Helper()
-	tr := &testRegistry{}
-	reg := ggcrregistry.New(ggcrregistry.Logger(log.New(io.Discard, "", 0)))
+	reg := ggcrregistry.New(append([]ggcrregistry.Option{ggcrregistry.Logger(log.New(io.Discard, "", 0))}, opts...)...)
+	tr := &testRegistry{registry: reg}
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		tr.mu.Lock()
 		tr.log = append(tr.log, r.Method+" "+r.URL.Path)

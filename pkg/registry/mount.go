@@ -1,7 +1,8 @@
 package registry
 
 import (
-	"fmt"
+	"bytes"
+	"context"
 	"sync"
 
 	"github.com/google/go-containerregistry/pkg/name"
@@ -68,46 +69,77 @@ func (m *mounter) commit() {
 	}
 }
 
-// mountIndex and mountImage hand out layers through a mounter. Every
-// other method, the raw manifests included, is the source's.
-type mountIndex struct {
-	base v1.ImageIndex
-	m    *mounter
+// sourceReader reads the children of an index being copied, through one
+// Puller: one login to the source for the whole copy.
+type sourceReader struct {
+	ctx    context.Context
+	puller *remote.Puller
+	repo   name.Repository
+	m      *mounter
 }
 
-func (i *mountIndex) MediaType() (types.MediaType, error)       { return i.base.MediaType() }
-func (i *mountIndex) Digest() (v1.Hash, error)                  { return i.base.Digest() }
-func (i *mountIndex) Size() (int64, error)                      { return i.base.Size() }
-func (i *mountIndex) IndexManifest() (*v1.IndexManifest, error) { return i.base.IndexManifest() }
-func (i *mountIndex) RawManifest() ([]byte, error)              { return i.base.RawManifest() }
+func (r *sourceReader) get(h v1.Hash) (*remote.Descriptor, error) {
+	return r.puller.Get(r.ctx, r.repo.Digest(h.String()))
+}
 
-func (i *mountIndex) Image(h v1.Hash) (v1.Image, error) {
-	img, err := i.base.Image(h)
+// index parses the index desc once. go-containerregistry's remote index
+// parses the whole index again for each child it hands out, which made
+// a copy's time grow as the square of the index's entries.
+func (r *sourceReader) index(desc *remote.Descriptor) (*mountIndex, error) {
+	m, err := v1.ParseIndexManifest(bytes.NewReader(desc.Manifest))
 	if err != nil {
 		return nil, err
 	}
-	return &mountImage{Image: img, m: i.m}, nil
+	return &mountIndex{raw: desc.Manifest, mediaType: desc.MediaType, digest: desc.Digest, manifest: m, r: r}, nil
+}
+
+// mountIndex is an index of the source, parsed once, whose images hand out
+// their layers through the copy's mounter. Its manifest is the source's,
+// byte for byte.
+type mountIndex struct {
+	raw       []byte
+	mediaType types.MediaType
+	digest    v1.Hash
+	// manifest is shared: the callers, ggcr's push and mutate, read it
+	// or copy it.
+	manifest *v1.IndexManifest
+	r        *sourceReader
+}
+
+func (i *mountIndex) MediaType() (types.MediaType, error)       { return i.mediaType, nil }
+func (i *mountIndex) Digest() (v1.Hash, error)                  { return i.digest, nil }
+func (i *mountIndex) Size() (int64, error)                      { return int64(len(i.raw)), nil }
+func (i *mountIndex) IndexManifest() (*v1.IndexManifest, error) { return i.manifest, nil }
+func (i *mountIndex) RawManifest() ([]byte, error)              { return i.raw, nil }
+
+func (i *mountIndex) Image(h v1.Hash) (v1.Image, error) {
+	desc, err := i.r.get(h)
+	if err != nil {
+		return nil, err
+	}
+	img, err := desc.Image()
+	if err != nil {
+		return nil, err
+	}
+	return &mountImage{Image: img, m: i.r.m}, nil
 }
 
 func (i *mountIndex) ImageIndex(h v1.Hash) (v1.ImageIndex, error) {
-	idx, err := i.base.ImageIndex(h)
+	desc, err := i.r.get(h)
 	if err != nil {
 		return nil, err
 	}
-	return &mountIndex{base: idx, m: i.m}, nil
+	return i.r.index(desc)
 }
 
 // Layer keeps go-containerregistry's handling of an index entry that is
 // neither an image nor an index: it is copied as a blob.
 func (i *mountIndex) Layer(h v1.Hash) (v1.Layer, error) {
-	if wl, ok := i.base.(interface {
-		Layer(v1.Hash) (v1.Layer, error)
-	}); ok {
-		return wl.Layer(h)
-	}
-	return nil, fmt.Errorf("index entry %s is neither an image nor an index", h)
+	return i.r.puller.Layer(i.r.ctx, i.r.repo.Digest(h.String()))
 }
 
+// mountImage hands out the layers of a source image through a mounter.
+// Every other method, the raw manifest included, is the source's.
 type mountImage struct {
 	v1.Image
 	m *mounter

@@ -1,15 +1,13 @@
 package registry
 
 import (
-	"container/list"
 	"context"
 	"errors"
-	"sync"
 	"time"
 
-	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/maypok86/otter/v2"
 )
 
 // Prober sends the HEAD requests of a process that runs for long, such as
@@ -19,26 +17,14 @@ import (
 // reached (go-containerregistry's remote.Puller), so that another HEAD in
 // the same repository is one request, over a connection kept alive.
 //
-// It keeps the most recently used repositories, up to a bound, each for
-// a while: credentials that change (a Secret updated in place) are read
-// again then, and at once after a registry denied access.
+// It keeps the transports of up to a bound of repositories, in an otter
+// cache that evicts the least frequently used, each for a while:
+// credentials that change (a Secret updated in place) are read again
+// then, and at once after a registry denied access.
 type Prober struct {
-	c      *Client
-	max    int
-	maxAge time.Duration
-	now    func() time.Time
-
-	mu    sync.Mutex
-	repos map[string]*list.Element
-	// lru holds *probed, the most recently used first.
-	lru *list.List
-}
-
-// probed is the logged-in transport of one repository.
-type probed struct {
-	repo   string
-	puller *remote.Puller
-	made   time.Time
+	c         *Client
+	pullers   *otter.Cache[string, *remote.Puller]
+	newPuller otter.Loader[string, *remote.Puller]
 }
 
 // The bounds of a Prober, unless NewProber is told otherwise. A Puller is a
@@ -51,13 +37,28 @@ const (
 // NewProber returns a Prober that keeps the transports of up to repos
 // repositories, each for at most maxAge; zero means the defaults.
 func (c *Client) NewProber(repos int, maxAge time.Duration) *Prober {
+	return c.newProber(repos, maxAge, nil)
+}
+
+// newProber is NewProber with the cache's clock; nil is the system's.
+func (c *Client) newProber(repos int, maxAge time.Duration, clock otter.Clock) *Prober {
 	if repos <= 0 {
 		repos = DefaultProberRepos
 	}
 	if maxAge <= 0 {
 		maxAge = DefaultProberMaxAge
 	}
-	return &Prober{c: c, max: repos, maxAge: maxAge, now: time.Now, repos: map[string]*list.Element{}, lru: list.New()}
+	p := &Prober{c: c, pullers: otter.Must(&otter.Options[string, *remote.Puller]{
+		MaximumSize:      repos,
+		ExpiryCalculator: otter.ExpiryWriting[string, *remote.Puller](maxAge),
+		Clock:            clock,
+	})}
+	p.newPuller = otter.LoaderFunc[string, *remote.Puller](func(context.Context, string) (*remote.Puller, error) {
+		// The context of a Puller's options is not used: each request has
+		// its own.
+		return remote.NewPuller(c.options(remote.WithContext(context.Background()))...)
+	})
+	return p
 }
 
 // Head is Client.Head through the repository's kept transport.
@@ -66,7 +67,8 @@ func (p *Prober) Head(ctx context.Context, image string) (*v1.Descriptor, error)
 	if err != nil {
 		return nil, err
 	}
-	pl, err := p.puller(ref.Repo)
+	// Concurrent first requests to a repository share one Puller.
+	pl, err := p.pullers.Get(ctx, ref.Repo.Name(), p.newPuller)
 	if err != nil {
 		return nil, p.c.wrap("checking", ref, err)
 	}
@@ -78,49 +80,18 @@ func (p *Prober) Head(ctx context.Context, image string) (*v1.Descriptor, error)
 	return desc, err
 }
 
-// puller returns the Puller of repo, made anew when there is none or it is
-// too old.
-func (p *Prober) puller(repo name.Repository) (*remote.Puller, error) {
-	key := repo.Name()
-	now := p.now()
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if e, ok := p.repos[key]; ok {
-		pr := e.Value.(*probed)
-		if now.Sub(pr.made) < p.maxAge {
-			p.lru.MoveToFront(e)
-			return pr.puller, nil
-		}
-		p.lru.Remove(e)
-		delete(p.repos, key)
-	}
-	// The context of a Puller's options is not used: each request has its
-	// own.
-	pl, err := remote.NewPuller(p.c.options(remote.WithContext(context.Background()))...)
-	if err != nil {
-		return nil, err
-	}
-	p.repos[key] = p.lru.PushFront(&probed{repo: key, puller: pl, made: now})
-	for p.lru.Len() > p.max {
-		old := p.lru.Remove(p.lru.Back()).(*probed)
-		delete(p.repos, old.repo)
-	}
-	return pl, nil
-}
-
 // forget drops the transport of repo, if it is still pl.
 func (p *Prober) forget(repo string, pl *remote.Puller) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if e, ok := p.repos[repo]; ok && e.Value.(*probed).puller == pl {
-		p.lru.Remove(e)
-		delete(p.repos, repo)
-	}
+	p.pullers.ComputeIfPresent(repo, func(kept *remote.Puller) (*remote.Puller, otter.ComputeOp) {
+		if kept == pl {
+			return nil, otter.InvalidateOp
+		}
+		return kept, otter.CancelOp
+	})
 }
 
 // repositories is how many repositories the Prober keeps a transport for.
 func (p *Prober) repositories() int {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.lru.Len()
+	p.pullers.CleanUp()
+	return p.pullers.EstimatedSize()
 }

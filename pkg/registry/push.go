@@ -5,7 +5,6 @@ import (
 	"fmt"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/google/go-containerregistry/pkg/v1/remote"
 )
 
 // Push writes idx, with its images and their blobs, to dst ("repo:tag";
@@ -20,7 +19,11 @@ func (c *Client) Push(ctx context.Context, dst string, idx v1.ImageIndex) (strin
 	if ref.Digest != "" {
 		return "", fmt.Errorf("pushing to %s: give a tag, not a digest", dst)
 	}
-	if err := remote.WriteIndex(ref.Push(), idx, c.options(remote.WithContext(ctx))...); err != nil {
+	pusher, err := c.pusher(ctx, ref.Repo)
+	if err == nil {
+		err = pusher.Push(ctx, ref.Push(), idx)
+	}
+	if err != nil {
 		return "", c.wrap("writing", ref, err)
 	}
 	h, err := idx.Digest()

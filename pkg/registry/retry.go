@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -139,11 +140,11 @@ func (t *retryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 		resp, err := t.inner.RoundTrip(try)
 		again := (err != nil && retryError(err)) || (err == nil && retryStatus(resp.StatusCode))
 		if !again || attempt >= t.policy.Attempts {
-			return resp, err
+			return askedWait(resp), err
 		}
 		wait, ok := t.policy.backoff(attempt, resp, time.Now())
 		if !ok {
-			return resp, err
+			return askedWait(resp), err
 		}
 		if !replayable {
 			if resp != nil && resp.Header.Get("Retry-After") != "" {
@@ -152,7 +153,7 @@ func (t *retryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 					return nil, err
 				}
 			}
-			return resp, err
+			return askedWait(resp), err
 		}
 		if resp != nil {
 			io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
@@ -162,6 +163,23 @@ func (t *retryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 			return nil, err
 		}
 	}
+}
+
+// askedWaitKey keys the wait that a 429's Retry-After asked for, in the
+// context of the response's request.
+type askedWaitKey struct{}
+
+// askedWait records on a 429 response given up on the wait its Retry-After
+// asked for, where wrap finds it: go-containerregistry's error keeps the
+// request, not the response.
+func askedWait(resp *http.Response) *http.Response {
+	if resp == nil || resp.StatusCode != http.StatusTooManyRequests || resp.Request == nil {
+		return resp
+	}
+	if d, ok := retryAfter(resp.Header.Get("Retry-After"), time.Now()); ok {
+		resp.Request = resp.Request.WithContext(context.WithValue(resp.Request.Context(), askedWaitKey{}, d))
+	}
+	return resp
 }
 
 // sleepContext waits for d, or returns ctx's error when ctx ends first, so
@@ -180,7 +198,8 @@ func sleepContext(ctx context.Context, d time.Duration) error {
 // uploadRetry is ggcr's retry predicate: whether to start a blob upload or
 // a manifest write over after err. retryTransport has already retried
 // every request but a blob's PATCH, so only a PATCH that failed in a way
-// worth retrying starts the upload over.
+// worth retrying starts the upload over, and a manifest that raced with
+// an upload is written again.
 func uploadRetry(err error) bool {
 	var (
 		terr *transport.Error
@@ -188,9 +207,26 @@ func uploadRetry(err error) bool {
 	)
 	switch {
 	case errors.As(err, &terr):
-		return terr.Request != nil && terr.Request.Method == http.MethodPatch && retryStatus(terr.StatusCode)
+		return terr.Request != nil && (terr.Request.Method == http.MethodPatch && retryStatus(terr.StatusCode) || racedManifest(terr))
 	case errors.As(err, &uerr):
 		return uerr.Op == "Patch" && retryError(uerr.Err)
+	}
+	return false
+}
+
+// racedManifest reports whether a registry refused a manifest PUT as
+// distribution does when an upload of one of its blobs into the same
+// repository runs at the same time: it reads its link to the blob while
+// the upload rewrites it, and answers DIGEST_INVALID and
+// MANIFEST_BLOB_UNKNOWN. The same PUT succeeds a moment later.
+func racedManifest(terr *transport.Error) bool {
+	if terr.Request.Method != http.MethodPut || !strings.Contains(terr.Request.URL.Path, "/manifests/") {
+		return false
+	}
+	for _, d := range terr.Errors {
+		if d.Code == transport.DigestInvalidErrorCode || d.Code == transport.ManifestBlobUnknownErrorCode {
+			return true
+		}
 	}
 	return false
 }

@@ -205,6 +205,9 @@ func TestRetryStopsOnCancel(t *testing.T) {
 func TestUploadRetry(t *testing.T) {
 	patch, _ := http.NewRequest("PATCH", "http://r/v2/x/blobs/uploads/1", nil)
 	get, _ := http.NewRequest("GET", "http://r/v2/x/manifests/1", nil)
+	put, _ := http.NewRequest("PUT", "http://r/v2/x/manifests/1", nil)
+	raced := &transport.Error{StatusCode: 400, Request: put, Errors: []transport.Diagnostic{{Code: transport.DigestInvalidErrorCode}, {Code: transport.ManifestBlobUnknownErrorCode}}}
+	invalid := &transport.Error{StatusCode: 400, Request: put, Errors: []transport.Diagnostic{{Code: transport.ManifestInvalidErrorCode}}}
 	for _, tc := range []struct {
 		name string
 		err  error
@@ -216,6 +219,8 @@ func TestUploadRetry(t *testing.T) {
 		{"PATCH connection reset", &url.Error{Op: "Patch", Err: io.ErrUnexpectedEOF}, true},
 		{"GET connection reset, already retried", &url.Error{Op: "Get", Err: io.ErrUnexpectedEOF}, false},
 		{"PATCH cancelled", &url.Error{Op: "Patch", Err: context.Canceled}, false},
+		{"manifest PUT raced with an upload", raced, true},
+		{"manifest PUT refused as invalid", invalid, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if got := uploadRetry(tc.err); got != tc.want {

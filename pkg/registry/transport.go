@@ -2,9 +2,11 @@ package registry
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
+	"strings"
 	"sync/atomic"
 )
 
@@ -20,9 +22,27 @@ func (e *plainHTTPError) Error() string {
 	return fmt.Sprintf("refusing plain HTTP to %s (allow it with --plain-http %s)", e.host, e.host)
 }
 
-// guardTransport sends plain-HTTP requests only to the hosts in plain, and
-// counts the bytes of request bodies for the counter in a request's
-// context.
+// MaxManifestBytes bounds a manifest read from a registry:
+// distribution's own limit on the manifests it takes.
+const MaxManifestBytes = 4 << 20
+
+// ErrManifestTooBig: a registry sent a manifest over MaxManifestBytes.
+var ErrManifestTooBig = errors.New("manifest too big")
+
+// manifestTooBig is a manifest over MaxManifestBytes, from host.
+type manifestTooBig struct {
+	host string
+}
+
+func (e *manifestTooBig) Error() string {
+	return fmt.Sprintf("%s sent a manifest of more than %d MiB, the most a registry takes", e.host, MaxManifestBytes>>20)
+}
+
+func (e *manifestTooBig) Is(target error) bool { return target == ErrManifestTooBig }
+
+// guardTransport sends plain-HTTP requests only to the hosts in plain,
+// reads at most MaxManifestBytes of a manifest, and counts the bytes of
+// request bodies for the counter in a request's context.
 type guardTransport struct {
 	inner http.RoundTripper
 	plain map[string]bool
@@ -40,7 +60,37 @@ func (t *guardTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 		req = req.Clone(req.Context())
 		req.Body = &countingBody{ReadCloser: req.Body, n: n}
 	}
-	return t.inner.RoundTrip(req)
+	resp, err := t.inner.RoundTrip(req)
+	if err != nil || req.Method != http.MethodGet || !strings.Contains(req.URL.Path, "/manifests/") {
+		return resp, err
+	}
+	if resp.ContentLength > MaxManifestBytes {
+		resp.Body.Close()
+		return nil, &manifestTooBig{host: req.URL.Host}
+	}
+	resp.Body = &limitedBody{ReadCloser: resp.Body, left: MaxManifestBytes, host: req.URL.Host}
+	return resp, nil
+}
+
+// limitedBody fails a read past its limit.
+type limitedBody struct {
+	io.ReadCloser
+	left int64
+	host string
+}
+
+func (b *limitedBody) Read(p []byte) (int, error) {
+	if b.left < 0 {
+		return 0, &manifestTooBig{host: b.host}
+	}
+	if int64(len(p)) > b.left+1 {
+		p = p[:b.left+1]
+	}
+	n, err := b.ReadCloser.Read(p)
+	if b.left -= int64(n); b.left < 0 {
+		return n, &manifestTooBig{host: b.host}
+	}
+	return n, err
 }
 
 type counterKey struct{}

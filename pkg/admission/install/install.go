@@ -76,6 +76,15 @@ type Options struct {
 	// the mirror and, for CopyMissing, of the sources; it is mounted as
 	// the Docker config of kmirror serve.
 	RegistrySecret string
+	// ServiceAccountAnnotations annotate the ServiceAccount, such as
+	// eks.amazonaws.com/role-arn, which IRSA reads.
+	ServiceAccountAnnotations map[string]string
+	// ECRArgs, with SwapExists, are kmirror serve's flags for Amazon ECR
+	// (--ecr, --ecr-region, --create-repositories=false).
+	ECRArgs []string
+	// ECRSettings, with CopyMissing, is a file of the settings of the ECR
+	// repositories kmirror serve creates, shipped in the rules ConfigMap.
+	ECRSettings []byte
 
 	// WebhookURL, when set, installs only a webhook configuration that
 	// calls kmirror at this URL, outside the cluster; CABundle is the CA
@@ -86,6 +95,9 @@ type Options struct {
 
 // Validate checks that the options go together.
 func (o *Options) Validate() error {
+	if err := o.validateAWS(); err != nil {
+		return err
+	}
 	switch {
 	case o.SwapPolicy != "" && o.SwapPolicy != SwapAlways && o.SwapPolicy != SwapExists:
 		return fmt.Errorf("swap policy %q: want %s or %s", o.SwapPolicy, SwapAlways, SwapExists)

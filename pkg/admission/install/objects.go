@@ -46,6 +46,7 @@ func namespace(o Options) *corev1.Namespace {
 
 func serviceAccount(o Options) *corev1.ServiceAccount {
 	tm, om := meta(o, "ServiceAccount", "v1")
+	om.Annotations = o.ServiceAccountAnnotations
 	// The webhook never calls the API server.
 	return &corev1.ServiceAccount{TypeMeta: tm, ObjectMeta: om, AutomountServiceAccountToken: ptr(false)}
 }
@@ -53,7 +54,11 @@ func serviceAccount(o Options) *corev1.ServiceAccount {
 func rulesConfigMap(o Options) *corev1.ConfigMap {
 	tm, om := meta(o, "ConfigMap", "v1")
 	om.Name = Name + "-rules"
-	return &corev1.ConfigMap{TypeMeta: tm, ObjectMeta: om, Data: map[string]string{rulesFile: string(o.Rules)}}
+	data := map[string]string{rulesFile: string(o.Rules)}
+	if len(o.ECRSettings) > 0 {
+		data[ecrSettingsFile] = string(o.ECRSettings)
+	}
+	return &corev1.ConfigMap{TypeMeta: tm, ObjectMeta: om, Data: data}
 }
 
 func tlsSecret(o Options) *corev1.Secret {
@@ -161,7 +166,7 @@ func serveArgs(o Options) []string {
 	if o.RegistrySecret != "" {
 		args = append(args, "--registry-config="+registryDir+"/"+registryFile)
 	}
-	return args
+	return append(args, ecrServeArgs(o)...)
 }
 
 func spread(key string) corev1.TopologySpreadConstraint {
