@@ -42,8 +42,12 @@ demo: build
 # kube-apiserver, kustomize, Helm 3 and 4, registries, and `make image`.
 test: lint unit e2e
 
+# The differential decoder test and the locator's fuzz target also run for
+# a few seconds each beyond their seeds.
 unit: deps
 	$(GO) test -count=1 ./...
+	$(GO) test ./pkg/manifest/ -run '^$$' -fuzz FuzzReadsAsKubectl -fuzztime 5s
+	$(GO) test ./pkg/manifest/ -run '^$$' -fuzz FuzzLocate -fuzztime 5s
 
 # deps installs the system packages the end-to-end tests run: etcd, and
 # docker-registry, skopeo and htpasswd for the registry tests.
@@ -84,6 +88,8 @@ golden:
 fuzz:
 	$(GO) test ./pkg/mirror/ -run '^$$' -fuzz FuzzDecide -fuzztime 30s
 	$(GO) test ./pkg/manifest/ -run '^$$' -fuzz FuzzRewrite -fuzztime 30s
+	$(GO) test ./pkg/manifest/ -run '^$$' -fuzz FuzzReadsAsKubectl -fuzztime 30s
+	$(GO) test ./pkg/manifest/ -run '^$$' -fuzz FuzzLocate -fuzztime 30s
 	$(GO) test ./pkg/krm/ -run '^$$' -fuzz FuzzFunction -fuzztime 30s
 	$(GO) test ./pkg/jsonnode/ -run '^$$' -fuzz FuzzParseJSON -fuzztime 30s
 	$(GO) test ./pkg/admission/ -run '^$$' -fuzz FuzzHandler -fuzztime 30s

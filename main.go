@@ -18,7 +18,7 @@ func main() {
 	stop()
 	var exit *cmd.ExitError
 	if err != nil && !errors.As(err, &exit) {
-		fmt.Fprintln(os.Stderr, "kmirror:", err)
+		fmt.Fprintln(os.Stderr, "kmirror:", cmd.ErrorText(err))
 	}
 	os.Exit(cmd.ExitCode(err))
 }

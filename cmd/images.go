@@ -119,8 +119,8 @@ func (o *ImagesOptions) Run(cmd *cobra.Command, args []string) error {
 	if err := o.Validate(); err != nil {
 		return err
 	}
-	tuneGC(streamGCPercent)
-	eng, err := o.Engine()
+	tuneStreamGC()
+	eng, err := o.Load(cmd.ErrOrStderr())
 	if err != nil {
 		return err
 	}
@@ -245,11 +245,12 @@ type spooledCell struct {
 func (t *tableOutput) add(row []tableCell) {
 	cells := make([]spooledCell, len(row))
 	for i, c := range row {
-		text := c.text
+		plain := manifest.Printable(c.text)
+		text := plain
 		if c.color != nil {
 			text = c.color.Sprint(text)
 		}
-		width := utf8.RuneCountInString(c.text)
+		width := utf8.RuneCountInString(plain)
 		cells[i] = spooledCell{text, width}
 		if i == len(t.widths) {
 			t.widths = append(t.widths, 0)

@@ -1,7 +1,6 @@
 package cmd
 
 import (
-	"bufio"
 	"errors"
 	"fmt"
 	"io"
@@ -11,25 +10,30 @@ import (
 
 	"kmirror.dev/kmirror/pkg/fileset"
 	"kmirror.dev/kmirror/pkg/krm"
+	"kmirror.dev/kmirror/pkg/manifest"
 )
 
 // runStdin is the bare kmirror with a stream on stdin: a ResourceList runs
 // the KRM function, anything else is rewritten as "kmirror rewrite" does.
-// Stdin is read once: its start tells which, and the rest follows.
+// Stdin is read once: what it takes to tell which is kept in a spool, and
+// read again before the rest.
 func runStdin(cmd *cobra.Command, o *RewriteOptions) error {
 	if err := o.Validate(nil); err != nil {
 		return err
 	}
-	tuneGC(streamGCPercent)
-	br := bufio.NewReaderSize(cmd.InOrStdin(), krm.DetectLimit)
-	head, err := br.Peek(krm.DetectLimit)
-	if err != nil && err != io.EOF && err != bufio.ErrBufferFull {
+	tuneStreamGC()
+	stdin := cmd.InOrStdin()
+	seen := fileset.NewSpool(0)
+	defer seen.Close()
+	isList, err := krm.Detect(io.TeeReader(stdin, seen))
+	if err != nil {
 		return fmt.Errorf("reading stdin: %w", err)
 	}
-	if krm.Detect(head, err == io.EOF) {
-		return runFunction(cmd, o, br)
+	in := io.MultiReader(seen.Reader(), stdin)
+	if isList {
+		return runFunction(cmd, o, in)
 	}
-	cmd.SetIn(br)
+	cmd.SetIn(in)
 	return o.Run(cmd, nil)
 }
 
@@ -50,13 +54,14 @@ func runFunction(cmd *cobra.Command, o *RewriteOptions, in io.Reader) error {
 	if _, err := io.Copy(src, in); err != nil {
 		return fmt.Errorf("reading stdin: %w", err)
 	}
+	// The rules' warnings come back as results.
 	res, err := krm.Function{Rules: o.Engine}.Stream(src.Reader(), out)
 	if res == nil {
 		return err
 	}
 	for _, r := range res.Results {
 		if r.Severity != framework.Error {
-			fmt.Fprintf(cmd.ErrOrStderr(), "%s %s\n", warnColor.Sprint("kmirror:"), r)
+			fmt.Fprintf(cmd.ErrOrStderr(), "%s %s\n", warnColor.Sprint("kmirror:"), manifest.Printable(r.String()))
 		}
 	}
 	if _, werr := out.WriteTo(cmd.OutOrStdout()); werr != nil && err == nil {

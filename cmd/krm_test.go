@@ -175,3 +175,28 @@ func TestBareStreamIsNotAFunction(t *testing.T) {
 		t.Errorf("malformed stream: exit %d, stdout %q, stderr %q", code, stdout, stderr)
 	}
 }
+
+// TestFunctionInAnyForm runs the function on ResourceLists longer than the
+// start kmirror reads to tell a ResourceList, with "kind" after the items
+// (keys sorted, as PyYAML and encoding/json write them), in YAML and in
+// JSON with "\/" escapes: the functionConfig's rules apply.
+func TestFunctionInAnyForm(t *testing.T) {
+	items := strings.Repeat(krmItem, 400)
+	sorted := "apiVersion: config.kubernetes.io/v1\nfunctionConfig:\n" + krmRules + "items:\n" + items + "kind: ResourceList\n"
+	jsonItem := `{"apiVersion":"v1","kind":"Pod","metadata":{"name":"p"},"spec":{"containers":[{"name":"a","image":"k8s.gcr.io\/coredns:1.3.1"}]}}`
+	jsonList := `{"apiVersion":"config.kubernetes.io\/v1","functionConfig":{"apiVersion":"kmirror.dev\/v1alpha1","kind":"MirrorRules",` +
+		`"spec":{"mirrors":[{"from":"k8s.gcr.io\/","to":"mirror.example.com\/k8s\/"}]}},"items":[` +
+		strings.TrimSuffix(strings.Repeat(jsonItem+",", 600), ",") + `],"kind":"ResourceList"}`
+	for name, in := range map[string]string{"sorted YAML": sorted, "sorted JSON with \\/": jsonList} {
+		if len(in) < 64<<10 {
+			t.Fatalf("%s: %d bytes, too short to test", name, len(in))
+		}
+		stdout, stderr, code := run(t, in)
+		if code != 0 {
+			t.Fatalf("%s: exit %d: %s", name, code, stderr)
+		}
+		if n := strings.Count(stdout, "mirror.example.com/k8s/coredns:1.3.1"); n < 400 || strings.Contains(stdout, ecr) {
+			t.Errorf("%s: %d images mirrored by the functionConfig's rules; stderr %s", name, n, stderr)
+		}
+	}
+}

@@ -185,10 +185,10 @@ func (c *checkText) part(p *manifest.Part) error {
 		var err error
 		switch {
 		case img.Left != "":
-			_, err = fmt.Fprintf(c.w, "%s: %s left unmirrored: %s\n", img.Location, oldColor.Sprint(img.Decision.Image), img.Left)
+			_, err = fmt.Fprintf(c.w, "%s: %s left unmirrored: %s\n", img.Location, oldColor.Sprint(manifest.Printable(img.Decision.Image)), img.Left)
 		case img.Decision.Changed():
-			_, err = fmt.Fprintf(c.w, "%s: %s -> %s (%s)\n", img.Location,
-				oldColor.Sprint(img.Decision.Image), newColor.Sprint(img.Decision.Result), why(img.Decision))
+			_, err = fmt.Fprintf(c.w, "%s: %s -> %s (%s)\n", img.Location, oldColor.Sprint(manifest.Printable(img.Decision.Image)),
+				newColor.Sprint(manifest.Printable(img.Decision.Result)), manifest.Printable(why(img.Decision)))
 		}
 		if err != nil {
 			return err

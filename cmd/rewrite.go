@@ -22,6 +22,7 @@ type RewriteOptions struct {
 	ColorOptions
 	InPlace bool
 	Check   bool
+	Strict  bool
 	Diff    bool
 	Quiet   bool
 	Output  string
@@ -33,6 +34,7 @@ func (o *RewriteOptions) AddFlags(fs *pflag.FlagSet) {
 	o.ColorOptions.AddFlags(fs)
 	fs.BoolVarP(&o.InPlace, "in-place", "i", false, "rewrite the files themselves; none is touched if any fails")
 	fs.BoolVar(&o.Check, "check", false, "list the images that would change and exit 1 if any would, 0 if none")
+	fs.BoolVar(&o.Strict, "strict", false, "with --check, exit 1 for warnings too: invalid images, values of image fields that are not strings")
 	fs.BoolVar(&o.Diff, "diff", false, "print a unified diff instead of the rewritten stream")
 	fs.BoolVarP(&o.Quiet, "quiet", "q", false, "do not print the summary line on stderr")
 	fs.StringVarP(&o.Output, "output", "o", "text", "format of the --check report: text or json")
@@ -48,6 +50,9 @@ func (o *RewriteOptions) Validate(args []string) error {
 	}
 	if o.Output == "json" && !o.Check {
 		return errors.New("--output json is the format of the --check report; add --check")
+	}
+	if o.Strict && !o.Check {
+		return errors.New("--strict is a rule of the --check gate; add --check")
 	}
 	if o.InPlace && o.Check {
 		return errors.New("--in-place and --check cannot be combined: --check changes nothing")
@@ -88,6 +93,9 @@ Exit status: 0 done, 1 when --check finds images to rewrite, 2 on trouble
   # Fail a CI job when a manifest pulls from a registry the cluster cannot reach
   kmirror rewrite --check -o json deploy/
 
+  # ... or names an image that is not a valid reference, or not a string
+  kmirror rewrite --check --strict deploy/
+
   # Review the change as a diff
   kmirror rewrite --diff deploy/app.yaml`,
 		RunE: o.Run,
@@ -101,8 +109,8 @@ func (o *RewriteOptions) Run(cmd *cobra.Command, args []string) error {
 	if err := o.Validate(args); err != nil {
 		return err
 	}
-	tuneGC(streamGCPercent)
-	eng, err := o.Engine()
+	tuneStreamGC()
+	eng, err := o.Load(cmd.ErrOrStderr())
 	if err != nil {
 		return err
 	}
@@ -129,7 +137,7 @@ func (o *RewriteOptions) Run(cmd *cobra.Command, args []string) error {
 	if !o.Quiet {
 		fmt.Fprintln(stderr, summaryLine(sum, o.Check))
 	}
-	if o.Check && sum.Rewrites+sum.Left > 0 {
+	if o.Check && (sum.Rewrites+sum.Left > 0 || o.Strict && sum.Warnings > 0) {
 		return &ExitError{Code: 1}
 	}
 	return nil

@@ -27,7 +27,7 @@ func run(t *testing.T, stdin string, args ...string) (stdout, stderr string, cod
 	root.SetErr(&errOut)
 	err := root.Execute()
 	if _, isExit := err.(*ExitError); err != nil && !isExit {
-		errOut.WriteString("kmirror: " + err.Error() + "\n")
+		errOut.WriteString("kmirror: " + ErrorText(err) + "\n")
 	}
 	return out.String(), errOut.String(), ExitCode(err)
 }
@@ -215,6 +215,29 @@ func TestCheck(t *testing.T) {
 	stdout, _, code = run(t, "", "rewrite", "--check", "-q", b)
 	if code != 0 || stdout != "" {
 		t.Errorf("nothing to change: exit %d, stdout %q; want 0 and nothing", code, stdout)
+	}
+}
+
+// TestCheckStrict fails the gate on warnings too, with --strict only:
+// an invalid image, a value of an image field that is not a string.
+func TestCheckStrict(t *testing.T) {
+	for _, in := range []string{
+		"kind: Pod\nspec:\n  containers: [{image: Bad:Image}]\n",
+		"kind: Pod\nspec:\n  containers: [{image: 123}]\n",
+		"kind: Pod\nspec:\n  containers: [{image: {a: b}}]\n",
+	} {
+		if _, stderr, code := run(t, in, "rewrite", "--check"); code != 0 {
+			t.Errorf("%q without --strict: exit %d, want 0: %s", in, code, stderr)
+		}
+		if _, stderr, code := run(t, in, "rewrite", "--check", "--strict"); code != 1 || !strings.Contains(stderr, "1 warning") {
+			t.Errorf("%q with --strict: exit %d, want 1: %s", in, code, stderr)
+		}
+	}
+	if _, _, code := run(t, plainPod, "rewrite", "--check", "--strict"); code != 0 {
+		t.Errorf("no warning with --strict: exit %d, want 0", code)
+	}
+	if _, stderr, code := run(t, plainPod, "rewrite", "--strict"); code != 2 || !strings.Contains(stderr, "add --check") {
+		t.Errorf("--strict without --check: exit %d, %s", code, stderr)
 	}
 }
 

@@ -5,8 +5,11 @@ package cmd
 import (
 	"errors"
 	"strconv"
+	"strings"
 
 	"github.com/spf13/cobra"
+
+	"kmirror.dev/kmirror/pkg/manifest"
 )
 
 // ExitError ends kmirror with Code and prints nothing more. Exit codes
@@ -28,6 +31,17 @@ func ExitCode(err error) int {
 	default:
 		return 2
 	}
+}
+
+// ErrorText is the message of err as kmirror prints it: each line with the
+// control characters it may have taken from a manifest or a file name
+// escaped (manifest.Printable).
+func ErrorText(err error) string {
+	lines := strings.Split(err.Error(), "\n")
+	for i, l := range lines {
+		lines[i] = manifest.Printable(l)
+	}
+	return strings.Join(lines, "\n")
 }
 
 // NewRoot returns the kmirror command. Run bare with a stream on stdin, it

@@ -32,7 +32,7 @@ images; how fields are found by name, and the kinds where they are not.`,
   kmirror rules --rules my-rules.yaml`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			eng, err := o.Engine()
+			eng, err := o.Load(cmd.ErrOrStderr())
 			if err != nil {
 				return err
 			}

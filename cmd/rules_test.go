@@ -1,6 +1,7 @@
 package cmd
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 
@@ -50,5 +51,33 @@ spec:
 	again, _, code := run(t, "", "rules", "--rules", write(t, dir, "printed.yaml", stdout))
 	if code != 0 || again != stdout {
 		t.Errorf("printing the printed rules again: exit %d, a different result:\n%s", code, again)
+	}
+}
+
+// TestRulesWarnOfSharedTo checks that two sources sent to one "to" are
+// warned of by `kmirror rules`, by every command that loads the rules, and
+// by the KRM function, but not the default rules' names of one registry.
+func TestRulesWarnOfSharedTo(t *testing.T) {
+	const spec = `spec:
+  mirrors:
+  - {from: quay.io/, to: m.example.com/x/}
+  - {from: ghcr.io/, to: m.example.com/x/}
+`
+	rules := write(t, t.TempDir(), "r.yaml", "apiVersion: kmirror.dev/v1alpha1\nkind: MirrorRules\nmetadata: {name: shared}\n"+spec)
+	const want = "warning: rules " + "%s: mirrors[0] and mirrors[1] send quay.io/ and ghcr.io/ to the same m.example.com/x/"
+	for _, args := range [][]string{{"rules"}, {"rewrite", "-"}, {"images", "-"}} {
+		_, stderr, code := run(t, "kind: Pod\n", append(args, "--rules", rules)...)
+		if code != 0 || !strings.Contains(stderr, fmt.Sprintf(want, rules)) {
+			t.Errorf("%v: exit %d, stderr:\n%s", args, code, stderr)
+		}
+		if _, stderr, _ := run(t, "kind: Pod\n", args...); strings.Contains(stderr, "warning") {
+			t.Errorf("%v with the default rules: %s", args, stderr)
+		}
+	}
+	list := "apiVersion: config.kubernetes.io/v1\nkind: ResourceList\nitems: []\nfunctionConfig:\n  apiVersion: kmirror.dev/v1alpha1\n  kind: MirrorRules\n  metadata: {name: shared}\n  " +
+		strings.ReplaceAll(strings.TrimSuffix(spec, "\n"), "\n", "\n  ") + "\n"
+	stdout, stderr, code := run(t, list)
+	if code != 0 || !strings.Contains(stdout, "severity: warning") || !strings.Contains(stderr, "send quay.io/ and ghcr.io/ to the same") {
+		t.Errorf("KRM function: exit %d, stdout:\n%s\nstderr:\n%s", code, stdout, stderr)
 	}
 }

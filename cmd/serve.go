@@ -176,6 +176,9 @@ func (o *ServeOptions) loadRules(h *admission.Handler, log *slog.Logger, metrics
 	if err != nil {
 		return nil, err
 	}
+	for _, msg := range eng.Warnings() {
+		log.Warn("rules", "rules", o.Rules, "warning", msg)
+	}
 	h.SetEngine(eng)
 	return nil, nil
 }

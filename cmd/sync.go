@@ -204,7 +204,7 @@ func (o *SyncOptions) Run(cmd *cobra.Command, args []string) error {
 	if o.MergeReports {
 		return o.merge(cmd, args)
 	}
-	eng, err := o.Engine()
+	eng, err := o.Load(cmd.ErrOrStderr())
 	if err != nil {
 		return err
 	}

@@ -90,3 +90,36 @@ func TestOtherEncodingsAreRefused(t *testing.T) {
 		t.Error("the file changed")
 	}
 }
+
+// TestNoTerminalInjection feeds manifests whose images, keys and names hold
+// control characters (a colour, a screen clear, a C1 CSI, a right-to-left
+// override): the images table, the --check lines, the warnings and the
+// errors show them escaped, and no such character reaches the terminal.
+func TestNoTerminalInjection(t *testing.T) {
+	evil := `\e[2J\e[31m\u009b1m\u202e`
+	pod := "kind: Pod\nmetadata: {name: \"p" + evil + "\"}\nspec:\n  containers:\n" +
+		"  - {name: a, image: \"quay.io/a" + evil + "\"}\n  - {name: b, image: \"direct.to/x" + evil + "\"}\n"
+	dup := "kind: Pod\nspec:\n  containers:\n  - {\"image" + evil + "\": a, \"image" + evil + "\": b, image: c}\n"
+	for _, tc := range []struct {
+		stdin string
+		args  []string
+	}{
+		{pod, []string{"images"}},
+		{pod, []string{"rewrite", "--check"}},
+		{pod, []string{"rewrite", "-q"}},
+		{dup, []string{"rewrite"}},
+	} {
+		stdout, stderr, _ := run(t, tc.stdin, tc.args...)
+		if len(tc.args) == 2 && tc.args[1] == "-q" {
+			stdout = "" // the stream itself is data, written as it was
+		}
+		for _, out := range []string{stdout, stderr} {
+			if strings.ContainsFunc(out, func(r rune) bool { return r == 0x1b || r == 0x9b || r == 0x202e }) {
+				t.Errorf("%v: a control character reaches the terminal:\n%q", tc.args, out)
+			}
+		}
+		if !strings.Contains(stdout+stderr, `\x1b[2J\x1b[31m\u009b1m\u202e`) {
+			t.Errorf("%v: the control characters are not shown escaped:\n%s\n%s", tc.args, stdout, stderr)
+		}
+	}
+}

@@ -115,7 +115,7 @@ func (o *VerifyOptions) Run(cmd *cobra.Command, args []string) error {
 	if err := o.Validate(); err != nil {
 		return err
 	}
-	eng, err := o.Engine()
+	eng, err := o.Load(cmd.ErrOrStderr())
 	if err != nil {
 		return err
 	}

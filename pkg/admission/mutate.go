@@ -86,9 +86,14 @@ func (m *Mutation) trimWarnings() {
 }
 
 // listWarnings trims the warnings, and adds a last one that counts those
-// left out.
+// left out. Control characters taken from the object are escaped: the API
+// server drops a warning that holds one, and kubectl prints the others on
+// a terminal.
 func (m *Mutation) listWarnings() {
 	m.trimWarnings()
+	for i, w := range m.Warnings {
+		m.Warnings[i] = manifest.Printable(w)
+	}
 	if m.more > 0 {
 		m.Warnings = append(m.Warnings, "and "+strconv.Itoa(m.more)+" more")
 		m.more = 0
@@ -223,7 +228,11 @@ func mutate(c *decisions, root, old *yaml.Node) (*Mutation, error) {
 			d = f.Decide(c.decide)
 		}
 		if d.Action == mirror.Invalid {
-			m.Warnings = append(m.Warnings, clipMessage(fmt.Sprintf("kmirror: %s: %v; left unchanged", f.Path, d.Err)))
+			what := "left unchanged"
+			if d.Changed() {
+				what = "escape prefix removed"
+			}
+			m.Warnings = append(m.Warnings, clipMessage(fmt.Sprintf("kmirror: %s: %v; %s", f.Path, d.Err, what)))
 		}
 		if d.Changed() {
 			if at, err := ptrs.of(f); err != nil {

@@ -123,8 +123,9 @@ func TestMutate(t *testing.T) {
 		patch: `[{"op":"replace","path":"/items/0/spec/containers/0/image","value":"nginx:1"},
 			{"op":"add","path":"/items/0/metadata/annotations","value":{"kmirror.dev/escaped":"{\"containers/a\":\"nginx:1\"}"}}]`,
 	}, {
-		name:     "an invalid image is left alone with a warning",
+		name:     "an invalid image is left alone with a warning, but loses the escape prefix",
 		object:   `{kind: Pod, metadata: {name: p}, spec: {containers: [{name: a, image: "Not/A Valid:Image"}, {name: b, image: "direct.to/Bad Image"}]}}`,
+		patch:    `[{"op":"replace","path":"/spec/containers/1/image","value":"Bad Image"}]`,
 		warnings: 2,
 	}, {
 		name:   "a kind without image fields is left alone: an OS image's name, a field not named image",
@@ -361,5 +362,22 @@ func TestPointersArePointer(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// TestMutateWarningsEscaped: a warning that quotes control characters of
+// the object shows them escaped, as the API server drops a warning that
+// holds one, and kubectl prints the others on a terminal.
+func TestMutateWarningsEscaped(t *testing.T) {
+	eng, err := rules.Load("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := Mutate(eng, []byte(`{"kind":"Pod","spec":{"containers":[{"name":"a","image":"quay.io/a\u001b[2J\u009b\u202e"}]}}`), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(m.Warnings) != 1 || !strings.Contains(m.Warnings[0], `a\x1b[2J\u009b\u202e`) || strings.ContainsAny(m.Warnings[0], "\x1b\u009b\u202e") {
+		t.Errorf("warnings %q, want one with the control characters escaped", m.Warnings)
 	}
 }

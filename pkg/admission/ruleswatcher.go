@@ -84,6 +84,9 @@ func (w *RulesWatcher) reload() (changed, again bool, err error) {
 	w.data, w.bad, w.badErr = data, nil, nil
 	r := eng.Rules()
 	w.log.Info("loaded rules", "file", w.file, "name", r.Name, "mirrors", len(r.Mirrors), "imageFields", len(r.ImageFields))
+	for _, msg := range eng.Warnings() {
+		w.log.Warn("rules", "file", w.file, "warning", msg)
+	}
 	return true, false, nil
 }
 

@@ -50,6 +50,12 @@
 //     time per MB at 100 MB over that at 10 MB, which is 1 when time grows
 //     linearly (the table calls up to 1.25 linear, for noise), and the same
 //     for CPU time.
+//   - BenchmarkRewriteShapes: kmirror on 47 MB streams of the shapes
+//     that a reader of documents would hold whole: one "kind: List" with
+//     its kind after its items, as "kubectl get -o yaml" writes it; JSON
+//     objects one a line with no "---"; and the stream with every line
+//     break a lone CR. shapeN-peak-RSS-MB is the peak RSS of each, against
+//     the 64 MB target of BenchmarkRewritePaths.
 //   - BenchmarkRewriteInProcess: manifest.Rewrite on a 2 MB stream in the
 //     benchmark's process, for profiling with -cpuprofile and -memprofile.
 //

@@ -1,7 +1,6 @@
 package bench
 
 import (
-	"bufio"
 	"bytes"
 	"encoding/json"
 	"fmt"
@@ -116,44 +115,8 @@ func runPath(b *testing.B, p path, files [2]string) run {
 // a ResourceList, in the layout kustomize writes, and returns its path.
 func resourceListFile(b *testing.B, file string) string {
 	b.Helper()
-	in, err := os.Open(file)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer in.Close()
 	path := strings.TrimSuffix(file, ".yaml") + "-resourcelist.yaml"
-	out, err := os.Create(path)
-	if err != nil {
-		b.Fatal(err)
-	}
-	w := bufio.NewWriterSize(out, 256<<10)
-	w.WriteString("apiVersion: config.kubernetes.io/v1\nkind: ResourceList\nitems:\n")
-	sc := bufio.NewScanner(in)
-	sc.Buffer(nil, 1<<20)
-	first := true
-	for sc.Scan() {
-		line := sc.Text()
-		switch {
-		case strings.HasPrefix(line, "---"):
-			first = true
-		case strings.TrimSpace(line) == "" || strings.HasPrefix(line, "#"):
-			w.WriteString(line + "\n")
-		case first:
-			w.WriteString("- " + line + "\n")
-			first = false
-		default:
-			w.WriteString("  " + line + "\n")
-		}
-	}
-	if err := sc.Err(); err != nil {
-		b.Fatal(err)
-	}
-	if err := w.Flush(); err != nil {
-		b.Fatal(err)
-	}
-	if err := out.Close(); err != nil {
-		b.Fatal(err)
-	}
+	writeItems(b, file, path, "apiVersion: config.kubernetes.io/v1\nkind: ResourceList\nitems:\n", "")
 	return path
 }
 

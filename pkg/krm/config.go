@@ -46,7 +46,8 @@ func (e *ConfigError) Unwrap() []error { return []error{ErrConfig, e.Err} }
 
 // engine returns the engine that the functionConfig fc asks for: its rules
 // when it is a MirrorRules object or a ConfigMap with data.rules, else
-// those of fallback.
+// those of fallback. A MirrorRules object without spec, as a ConfigMap
+// without data, only declares the function, and takes the fallback too.
 func engine(fc *yaml.Node, fallback func() (*mirror.Engine, error)) (*mirror.Engine, error) {
 	if isNull(fc) {
 		return fallback()
@@ -55,6 +56,9 @@ func engine(fc *yaml.Node, fallback func() (*mirror.Engine, error)) (*mirror.Eng
 	name := strings.TrimSpace(kind + " " + scalar(lookup(lookup(fc, "metadata"), "name")))
 	switch kind {
 	case rules.Kind:
+		if isNull(lookup(fc, "spec")) {
+			return fallback()
+		}
 		eng, err := rules.FromNode("functionConfig", fc)
 		if err != nil {
 			return nil, &ConfigError{Config: name, Line: relativeLine(err, fc.Line), Err: err}

@@ -19,8 +19,9 @@
 // image fields of its items rewritten by [manifest.Rewriter], so the
 // function decides every image as the CLI and the webhook do. Nothing else
 // changes: no annotation is added or removed, and comments stay. A
-// ConfigMap functionConfig without data is a declaration only, and the
-// default rules apply, as they do without a functionConfig.
+// ConfigMap functionConfig without data, or a MirrorRules one without spec,
+// is a declaration only, and the default rules apply, as they do without a
+// functionConfig.
 //
 // Problems are reported in the ResourceList's results, each with a
 // severity, a message, the resource and the field it is about: an image

@@ -53,15 +53,14 @@ func (f Function) Run(data []byte) (*Output, error) {
 	}
 	out := &Output{}
 	eng, results, runErr := f.config(root)
-	if runErr != nil {
-		out.Results = results
-	} else {
+	out.Results = results
+	if runErr == nil {
 		rw := &manifest.Rewriter{Engine: eng, File: "stdin"}
 		if _, err := rw.Filter(items); err != nil {
 			return nil, err
 		}
 		out.Images = rw.Images
-		out.Results = warningResults(items, rw.Images, rw.Warnings)
+		out.Results = append(out.Results, warningResults(items, rw.Images, rw.Warnings)...)
 	}
 	if err := addResults(root, out.Results); err != nil {
 		return nil, err
@@ -73,8 +72,9 @@ func (f Function) Run(data []byte) (*Output, error) {
 }
 
 // config makes the engine of the functionConfig of the ResourceList root,
-// or of f.Rules when it has none. A functionConfig that does not make one
-// gives the error and the result that reports it.
+// or of f.Rules when it has none, with a warning result for each warning
+// of its rules. A functionConfig that does not make one gives the error
+// and the result that reports it.
 func (f Function) config(root *yaml.Node) (*mirror.Engine, framework.Results, error) {
 	fallback := f.Rules
 	if fallback == nil {
@@ -85,7 +85,11 @@ func (f Function) config(root *yaml.Node) (*mirror.Engine, framework.Results, er
 	if err != nil {
 		return nil, framework.Results{configResult(fc, err)}, err
 	}
-	return eng, nil, nil
+	var results framework.Results
+	for _, w := range eng.Warnings() {
+		results = append(results, &framework.Result{Message: "rules: " + w, Severity: framework.Warning})
+	}
+	return eng, results, nil
 }
 
 // itemNodes returns the items of the ResourceList root.

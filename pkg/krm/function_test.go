@@ -189,6 +189,22 @@ func TestRunRewritesItems(t *testing.T) {
 			},
 		},
 		{
+			name: "a MirrorRules without spec only declares the function: the default rules",
+			in: resourceList("v1", `  apiVersion: kmirror.dev/v1alpha1
+  kind: MirrorRules
+  metadata:
+    name: kmirror
+    annotations:
+      config.kubernetes.io/function: |
+        exec: {path: kmirror}
+`, deployment),
+			wantImages: []string{
+				"spec.template.spec.initContainers[0].image=busybox:1.36",
+				"spec.template.spec.containers[0].image=" + ecr + "/dockerhub/nginx:1.25",
+				"spec.template.spec.containers[1].image=" + ecr + "/quay/prometheus/node-exporter:v1.7.0",
+			},
+		},
+		{
 			name: "items of a List",
 			in: resourceList("v1", mirrorRules, `- apiVersion: v1
   kind: List

@@ -7,8 +7,6 @@ import (
 	"io"
 	"strings"
 
-	"sigs.k8s.io/kustomize/kyaml/yaml"
-
 	"kmirror.dev/kmirror/pkg/manifest"
 )
 
@@ -232,88 +230,3 @@ func topKey(line []byte) (key string, rest []byte, ok bool) {
 }
 
 func notSpace(r rune) bool { return r != ' ' && r != '\t' }
-
-// DetectLimit is how much of stdin Detect needs to look at.
-const DetectLimit = 64 << 10
-
-// Detect reports whether a stream that starts with head is a ResourceList,
-// which kmirror runs as a KRM function. complete says head is the whole
-// stream. The first document's own "kind" and "apiVersion" decide, as far
-// as head goes.
-func Detect(head []byte, complete bool) bool {
-	if complete || !bytes.Contains(head, []byte(Kind)) {
-		return IsResourceList(head)
-	}
-	if t := bytes.TrimLeft(head, " \t\r\n"); len(t) > 0 && t[0] == '{' {
-		kind, version := jsonTop(t)
-		return kind == Kind && strings.HasPrefix(version, group)
-	}
-	var kind, version string
-	for _, text := range bytes.SplitAfter(head, []byte("\n")) {
-		body := bytes.TrimRight(text, "\r\n")
-		if len(body) == 0 || body[0] == ' ' || body[0] == '#' || body[0] == '-' && !isMarkerLine(body) {
-			continue
-		}
-		if isMarkerLine(body) {
-			if kind != "" || version != "" {
-				break
-			}
-			continue
-		}
-		var m map[string]any
-		if yaml.Unmarshal(body, &m) != nil {
-			continue
-		}
-		if v, ok := m["kind"].(string); ok {
-			kind = v
-		}
-		if v, ok := m["apiVersion"].(string); ok {
-			version = v
-		}
-	}
-	return kind == Kind && strings.HasPrefix(version, group)
-}
-
-// jsonTop returns the "kind" and "apiVersion" strings of the object that
-// starts data, as far as data goes.
-func jsonTop(data []byte) (kind, version string) {
-	depth := 0
-	var key string
-	for i := 0; i < len(data); i++ {
-		switch c := data[i]; c {
-		case '{', '[':
-			depth++
-			key = ""
-		case '}', ']':
-			depth--
-		case '"':
-			j := i + 1
-			for j < len(data) && data[j] != '"' {
-				if data[j] == '\\' {
-					j++
-				}
-				j++
-			}
-			if j >= len(data) {
-				return kind, version
-			}
-			s := string(data[i+1 : j])
-			i = j
-			if depth != 1 {
-				continue
-			}
-			if rest := bytes.TrimLeft(data[j+1:], " \t\r\n"); len(rest) > 0 && rest[0] == ':' {
-				key = s
-				continue
-			}
-			switch key {
-			case "kind":
-				kind = s
-			case "apiVersion":
-				version = s
-			}
-			key = ""
-		}
-	}
-	return kind, version
-}

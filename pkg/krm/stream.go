@@ -55,10 +55,9 @@ func (f Function) stream(src *io.SectionReader, l *layout, out *fileset.Spool) (
 	if err != nil {
 		return nil, err
 	}
-	o := &Output{}
 	eng, results, cfgErr := f.config(root)
+	o := &Output{Results: results}
 	if cfgErr != nil {
-		o.Results = results
 		if _, err := io.Copy(out, io.NewSectionReader(src, 0, src.Size())); err != nil {
 			return nil, err
 		}

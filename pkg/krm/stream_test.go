@@ -139,23 +139,34 @@ func TestScanLayout(t *testing.T) {
 	}
 }
 
+// TestDetect tells ResourceLists from other streams, also where the kind
+// comes after items longer than DetectLimit (keys sorted, as PyYAML and
+// encoding/json write them), in JSON with "\/" escapes, and with lone CRs.
 func TestDetect(t *testing.T) {
 	big := strings.Repeat("- kind: Pod\n  spec: {containers: [{image: nginx}]}\n", 3000)
+	bigJSON := strings.TrimSuffix(strings.Repeat(`{"kind": "Pod", "spec": {"containers": [{"image": "nginx"}]}},`, 3000), ",")
 	for _, tc := range []struct {
-		head     string
-		complete bool
-		want     bool
+		in   string
+		want bool
 	}{
-		{resourceLists["streamed"], true, true},
-		{"apiVersion: config.kubernetes.io/v1\nkind: ResourceList\nitems:\n" + big, false, true},
-		{"# c\n---\napiVersion: config.kubernetes.io/v1alpha1\nkind: 'ResourceList'\nitems:\n" + big, false, true},
-		{"apiVersion: v1\nkind: List\nitems:\n" + big, false, false},
-		{"kind: Pod\n---\napiVersion: config.kubernetes.io/v1\nkind: ResourceList\nitems:\n" + big, false, false},
-		{`{"apiVersion": "config.kubernetes.io/v1", "items": [{"kind": "x"}], "kind": "ResourceList", "x": "` + big, false, true},
-		{`{"apiVersion": "v1", "kind": "List", "items": [{"kind": "ResourceList"` + big, false, false},
+		{resourceLists["streamed"], true},
+		{"apiVersion: config.kubernetes.io/v1\nkind: ResourceList\nitems:\n" + big, true},
+		{"# c\n---\napiVersion: config.kubernetes.io/v1alpha1\nkind: 'ResourceList'\nitems:\n" + big, true},
+		{"apiVersion: v1\nkind: List\nitems:\n" + big, false},
+		{"kind: Pod\n---\napiVersion: config.kubernetes.io/v1\nkind: ResourceList\nitems:\n" + big, false},
+		{`{"apiVersion": "config.kubernetes.io/v1", "items": [{"kind": "x"}], "kind": "ResourceList", "x": "` + big + `"}`, true},
+		{`{"apiVersion": "v1", "kind": "List", "items": [{"kind": "ResourceList"}, ` + bigJSON + `]}`, false},
+		{"apiVersion: config.kubernetes.io/v1\nfunctionConfig: {kind: X}\nitems:\n" + big + "kind: ResourceList\n", true},
+		{"apiVersion: v1\nitems:\n" + big + "kind: List\n", false},
+		{"apiVersion: config.kubernetes.io/v1\nitems:\n" + big + "kind: List\n", false},
+		{`{"apiVersion":"config.kubernetes.io\/v1","items":[` + bigJSON + `],"kind":"ResourceList"}`, true},
+		{`{"apiVersion":"config.kubernetes.io\/v1","kind":"ResourceList","items":[]}`, true},
+		{strings.ReplaceAll("apiVersion: config.kubernetes.io/v1\nitems:\n"+big+"kind: ResourceList\n", "\n", "\r"), true},
+		{"- kind: ResourceList\n  apiVersion: config.kubernetes.io/v1\n" + big, false},
 	} {
-		if got := Detect([]byte(tc.head[:min(len(tc.head), DetectLimit)]), tc.complete); got != tc.want {
-			t.Errorf("Detect(%.60q...) = %v, want %v", tc.head, got, tc.want)
+		got, err := Detect(strings.NewReader(tc.in))
+		if err != nil || got != tc.want {
+			t.Errorf("Detect(%.60q...) = %v, %v; want %v", tc.in, got, err, tc.want)
 		}
 	}
 }

@@ -142,6 +142,13 @@ var builtinSets = []FieldSet{
 	{Group: "monitoring.coreos.com", Kinds: []string{"PrometheusAgent", "Alertmanager", "ThanosRuler"}, Paths: []string{"spec.image"}},
 }
 
+// inheritedPolicy names, by group, the lists whose entries take the pull
+// policy of a template beside the list when they have none of their own:
+// a Tekton step is its stepTemplate merged with the step.
+var inheritedPolicy = map[string]map[string]string{
+	"tekton.dev": {"steps": "stepTemplate"},
+}
+
 // BuiltinFieldSets returns the built-in fields, as sets of paths that
 // some kinds share.
 func BuiltinFieldSets() []FieldSet {

@@ -65,15 +65,21 @@ type decided struct {
 // root at fault: a duplicate key's second one, or root's own.
 func decideObject(root *yaml.Node, wk *Walk, decide func(string) mirror.Decision) ([]decided, int, error) {
 	fields, err := wk.Images(root)
-	if err != nil {
-		var dup *DuplicateKeyError
-		if errors.As(err, &dup) {
-			return nil, dup.Second, err
+	if err == nil {
+		var decisions []decided
+		if decisions, err = decideFields(root, fields, decide); err == nil {
+			return decisions, root.Line, nil
 		}
-		return nil, root.Line, err
 	}
-	decisions, err := decideFields(root, fields, decide)
-	return decisions, root.Line, err
+	var dup *DuplicateKeyError
+	var ue *unreadableError
+	switch {
+	case errors.As(err, &dup):
+		return nil, dup.Second, err
+	case errors.As(err, &ue):
+		return nil, ue.line, err
+	}
+	return nil, root.Line, err
 }
 
 // decideFields decides every image field of one document, whose root is
@@ -84,6 +90,9 @@ func decideFields(root *yaml.Node, fields []Field, decide func(string) mirror.De
 	out := make([]decided, len(fields))
 	var shared []*decided
 	for i, f := range fields {
+		if errors.Is(f.NotString, errUnreadable) {
+			return nil, f.NotString // kubectl refuses the object
+		}
 		d := &out[i]
 		d.Field = f
 		d.Decision = f.Decide(decide)

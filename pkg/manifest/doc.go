@@ -42,9 +42,19 @@
 // [Suspects] finds, for an inventory, the strings that look like images
 // where the walk does not read.
 //
+// Every key and scalar on the way to an image, and every image, is read as
+// kubectl reads it (read.go): k8s.io/apimachinery's YAMLOrJSONDecoder
+// reads YAML 1.1 through go-yaml v2 and sigs.k8s.io/yaml, so "yes" is a
+// boolean, a date a string, a key given as an alias or as !!binary the
+// key it stands for, and merge keys are expanded in v2's order. What
+// kubectl's decoder refuses (a null key, a value its tag refuses, a merge
+// of something other than mappings) is refused. FuzzReadsAsKubectl holds
+// the reading to that decoder.
+//
 // [Rewrite] applies the engine to a YAML or JSON stream and edits the
 // stream's bytes in place, so everything but the changed image values stays
 // byte for byte as it was. It parses one document at a time, which keeps
-// memory flat on long streams. [Rewriter] does the same on parsed nodes, as
+// memory flat on long streams: JSON values one after the other count as
+// documents, and a long List is read by runs of its items. [Rewriter] does the same on parsed nodes, as
 // a kio.Filter, for the KRM function.
 package manifest

@@ -106,15 +106,16 @@ func composed(ps []pair) bool {
 // placeholder; and, unless it is in a container's shape, that names a
 // tag, a digest or a registry host.
 func inferable(n *yaml.Node, container bool) bool {
-	if n.Kind != yaml.ScalarNode || notString(n) != nil || n.Value == "" {
+	if n.Kind != yaml.ScalarNode || notString(n) != nil {
 		return false
 	}
-	if !container && !mayNameTagOrHost(n.Value) {
+	text := scalar(n)
+	if text == "" || !container && !mayNameTagOrHost(text) {
 		return false // the fast way out, before the reference grammar's regular expressions
 	}
-	name, _, templated := splitPlaceholder(n.Value)
+	name, _, templated := splitPlaceholder(text)
 	if !templated {
-		name = n.Value
+		name = text
 	}
 	ref, err := image.Parse(name)
 	if err != nil {

@@ -357,11 +357,11 @@ spec:
 func TestDeclaredFieldsApart(t *testing.T) {
 	a := builtinWalk.with([]mirror.ImageField{{Kind: "Workflow", Path: "spec.a"}}, nil)
 	b := builtinWalk.with([]mirror.ImageField{{Kind: "Workflow", Path: "spec.b"}}, nil)
-	doc := "apiVersion: argoproj.io/v1alpha1\nkind: Workflow\nspec: {a: x, b: y}"
+	doc := "apiVersion: argoproj.io/v1alpha1\nkind: Workflow\nspec: {a: x, b: z}"
 	for _, tc := range []struct {
 		wk   *Walk
 		want []string
-	}{{a, []string{"spec.a=x"}}, {b, []string{"spec.b=y"}}, {builtinWalk, nil}} {
+	}{{a, []string{"spec.a=x"}}, {b, []string{"spec.b=z"}}, {builtinWalk, nil}} {
 		if diff := cmp.Diff(tc.want, fieldPaths(t, tc.wk, doc)); diff != "" {
 			t.Errorf("fields (-want +got):\n%s", diff)
 		}
@@ -479,6 +479,48 @@ spec: {package: xpkg.upbound.io/p:1, packagePullPolicy: Never}`
 		"spec.volumes[0].image.reference: pullPolicy" + never,
 		"spec.volumes[0].containerDisk.image: imagePullPolicy" + never,
 		"spec.package: packagePullPolicy" + never,
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("fields (-want +got):\n%s", diff)
+	}
+}
+
+// TestPullNeverFromStepTemplate covers a Tekton step that takes its pull
+// policy from the stepTemplate beside the steps, unless it has its own;
+// sidecars take nothing from it.
+func TestPullNeverFromStepTemplate(t *testing.T) {
+	doc := `apiVersion: tekton.dev/v1
+kind: Pipeline
+spec:
+  tasks:
+  - name: t
+    taskSpec:
+      stepTemplate: {imagePullPolicy: Never}
+      steps:
+      - {name: a, image: quay.io/a:1}
+      - {name: b, image: quay.io/b:1, imagePullPolicy: Always}
+      sidecars:
+      - {name: s, image: quay.io/s:1}
+  - name: u
+    taskSpec:
+      steps: [{name: c, image: quay.io/c:1}]`
+	fields, err := Images(parse(t, doc))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, f := range fields {
+		line := f.Path.String()
+		if f.Keep != nil {
+			line += ": " + f.Keep.(*PullNeverError).Short()
+		}
+		got = append(got, line)
+	}
+	want := []string{
+		"spec.tasks[0].taskSpec.steps[0].image: stepTemplate.imagePullPolicy: Never",
+		"spec.tasks[0].taskSpec.steps[1].image",
+		"spec.tasks[0].taskSpec.sidecars[0].image",
+		"spec.tasks[1].taskSpec.steps[0].image",
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("fields (-want +got):\n%s", diff)

@@ -145,7 +145,11 @@ func (w *walker) follow(n *yaml.Node, path Path, steps fieldpath.Path, s *spec, 
 			if step.Op == fieldpath.Key && k != step.Key || step.Op == fieldpath.AnyKey && k == "metadata" {
 				continue
 			}
-			w.next(p.value, path.with(k), rest, s, f, through(p, on))
+			g := f
+			if tmpl := inheritedPolicy[s.group][k]; tmpl != "" && scalar(lookup(value(ps, tmpl), s.policy)) == "Never" {
+				g.Keep = &PullNeverError{Policy: tmpl + "." + s.policy}
+			}
+			w.next(p.value, path.with(k), rest, s, g, through(p, on))
 		}
 	case fieldpath.Repeat:
 		// The group none of the times, then once more and the group again;

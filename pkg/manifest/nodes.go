@@ -3,6 +3,7 @@ package manifest
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	"sigs.k8s.io/kustomize/kyaml/yaml"
@@ -69,60 +70,150 @@ type pair struct {
 	via *yaml.Node
 }
 
-// pairs returns the pairs of mapping n with merge keys expanded: its own
-// pairs, then those of the mappings it merges that no earlier pair has, as
-// the YAML merge key type defines. It returns a *DuplicateKeyError when n
-// itself holds a key twice.
+// pairs returns the pairs of mapping n with merge keys expanded, and each
+// key as kubectl reads it (see read.go). Merge keys are expanded as
+// kubectl's go-yaml v2 does, which is not quite what the YAML merge key
+// type says: the pairs of the mapping and of the mappings it merges are
+// set in the order written, a later one replacing an earlier one of the
+// same key, so a merge written after a key replaces it; of the mappings
+// in a list ("<<: [*a, *b]") the first wins. It returns a
+// *DuplicateKeyError when n itself holds a key twice, and fails where
+// kubectl's decoder fails: a key it cannot read, a merge of something
+// other than mappings.
 func pairs(n *yaml.Node) ([]pair, error) {
-	return mergedPairs(n, 0)
-}
-
-// maxMergeDepth bounds mappings merged into mappings merged into ...; a
-// mapping that merges itself would be endless.
-const maxMergeDepth = 64
-
-func mergedPairs(n *yaml.Node, depth int) ([]pair, error) {
 	n = deref(n)
 	if n == nil || n.Kind != yaml.MappingNode {
 		return nil, nil
 	}
-	if depth > maxMergeDepth {
-		return nil, errAliasBomb
+	own, merges, err := ownPairs(n)
+	if err != nil || !merges {
+		return own, err
 	}
+	m := &merger{done: map[*yaml.Node]bool{}, open: map[*yaml.Node]bool{}, set: &keySet{m: map[string]*yaml.Node{}}}
+	if err := m.expand(n, nil, 0); err != nil {
+		return nil, err
+	}
+	slices.Reverse(m.out)
+	return m.out, nil
+}
+
+// maxMergeDepth bounds mappings merged into mappings merged into ....
+const maxMergeDepth = 64
+
+// ownPairs returns the pairs of mapping n itself, keys read as kubectl
+// reads them, and whether n has merge keys.
+func ownPairs(n *yaml.Node) ([]pair, bool, error) {
 	out := make([]pair, 0, len(n.Content)/2)
 	keys := newKeySet(len(n.Content) / 2)
-	var merges []*yaml.Node
+	merges := false
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		k, v := n.Content[i], n.Content[i+1]
 		if isMerge(k) {
-			merges = append(merges, v)
+			merges = true
 			continue
 		}
+		k, err := readKey(k)
+		if err != nil {
+			return nil, false, err
+		}
 		if first := keys.add(k); first != nil {
-			return nil, &DuplicateKeyError{Key: k.Value,
+			return nil, false, &DuplicateKeyError{Key: k.Value,
 				First: first.Line, Second: k.Line, FirstColumn: first.Column, SecondColumn: k.Column}
 		}
 		out = append(out, pair{key: k, value: v})
 	}
-	for _, m := range merges {
-		sources := []*yaml.Node{m}
-		if deref(m).Kind == yaml.SequenceNode {
-			sources = deref(m).Content
+	return out, merges, nil
+}
+
+// readKey returns the key k as kubectl reads it: k itself when it reads
+// as written, else a copy with the string kubectl makes of it.
+func readKey(k *yaml.Node) (*yaml.Node, error) {
+	if k.Kind == yaml.ScalarNode && k.Style == 0 && resolveHint(k.Value) == 0 {
+		return k, nil // a plain key that can be nothing but the string (the usual case)
+	}
+	text, err := keyText(k)
+	if err != nil {
+		return nil, err
+	}
+	if k.Kind == yaml.ScalarNode && text == k.Value {
+		return k, nil
+	}
+	read := *k
+	read.Kind, read.Tag, read.Style, read.Value, read.Alias, read.Anchor = yaml.ScalarNode, "!!str", 0, text, nil, ""
+	return &read, nil
+}
+
+// merger expands the merge keys of a mapping. It goes through what go-yaml
+// v2 sets in reverse, keeping the first pair of each key: that is the last
+// set, the one that stays. A mapping merged again is then skipped, as its
+// keys are all set already, so a document of merges of merges ("<<: [*a,
+// *a]" nested) takes steps in proportion to its size, within a budget.
+type merger struct {
+	out []pair
+	set *keySet
+	// done holds the mappings expanded; open those being expanded.
+	done, open map[*yaml.Node]bool
+	steps      int
+}
+
+// expand adds the pairs of mapping n, in reverse, each brought by via (the
+// value of a merge key), or by n itself when via is nil.
+func (m *merger) expand(n *yaml.Node, via *yaml.Node, depth int) error {
+	switch {
+	case m.done[n]:
+		return nil
+	case m.open[n]:
+		return unreadable(n, "a merge key (<<) brings a mapping into itself")
+	case depth > maxMergeDepth:
+		return errAliasBomb
+	}
+	m.open[n] = true
+	for i := len(n.Content) - 2; i >= 0; i -= 2 {
+		if m.steps++; m.steps > maxAliasSteps {
+			return errAliasBomb
+		}
+		k, v := n.Content[i], n.Content[i+1]
+		if !isMerge(k) {
+			k, err := readKey(k)
+			if err != nil {
+				return err
+			}
+			if m.set.add(k) == nil {
+				m.out = append(m.out, pair{key: k, value: v, via: via})
+			}
+			continue
+		}
+		sources, err := mergeSources(v)
+		if err != nil {
+			return err
 		}
 		for _, src := range sources {
-			inherited, err := mergedPairs(src, depth+1)
-			if err != nil {
-				return nil, err
+			through := via
+			if through == nil {
+				through = src
 			}
-			for _, p := range inherited {
-				if keys.add(p.key) == nil {
-					p.via = src
-					out = append(out, p)
-				}
+			if err := m.expand(deref(src), through, depth+1); err != nil {
+				return err
 			}
 		}
 	}
-	return out, nil
+	delete(m.open, n)
+	m.done[n] = true
+	return nil
+}
+
+// mergeSources returns the mappings that the value of a merge key merges,
+// the one that wins first, or fails as go-yaml v2 does for anything but a
+// mapping or a list of mappings.
+func mergeSources(v *yaml.Node) ([]*yaml.Node, error) {
+	isMapping := func(n *yaml.Node) bool { return deref(n).Kind == yaml.MappingNode }
+	switch {
+	case isMapping(v):
+		return []*yaml.Node{v}, nil
+	case v.Kind == yaml.SequenceNode && !slices.ContainsFunc(v.Content, func(n *yaml.Node) bool { return !isMapping(n) }):
+		return v.Content, nil
+	}
+	return nil, unreadable(v, "a merge key (<<) needs a mapping or a list of mappings")
 }
 
 // keySet finds repeated scalar keys: by a scan of the few keys of a usual
@@ -139,13 +230,9 @@ func newKeySet(n int) *keySet {
 	return &keySet{}
 }
 
-// add adds key k and returns the key added before with the same value, or
-// nil. Keys that are not scalars are never equal here.
+// add adds key k, read as kubectl reads it, and returns the key added
+// before with the same value, or nil.
 func (s *keySet) add(k *yaml.Node) *yaml.Node {
-	k = deref(k)
-	if k.Kind != yaml.ScalarNode {
-		return nil
-	}
 	if s.m != nil {
 		if first, ok := s.m[k.Value]; ok {
 			return first
@@ -169,35 +256,35 @@ func lookup(n *yaml.Node, key string) *yaml.Node {
 	if n == nil || n.Kind != yaml.MappingNode {
 		return nil
 	}
-	merged := false
 	for i := 0; i+1 < len(n.Content); i += 2 {
-		k := n.Content[i]
-		if isMerge(k) {
-			merged = true
-		} else if k.Value == key {
+		if isMerge(n.Content[i]) {
+			ps, _ := pairs(n)
+			return value(ps, key)
+		}
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		if k, err := readKey(n.Content[i]); err == nil && k.Value == key {
 			return n.Content[i+1]
 		}
 	}
-	if !merged {
-		return nil
-	}
-	ps, _ := pairs(n)
-	return value(ps, key)
+	return nil
 }
 
-// scalar returns the value of the scalar n, or "".
+// scalar returns the string that n reads as, to kubectl, or "".
 func scalar(n *yaml.Node) string {
-	n = deref(n)
-	if n == nil || n.Kind != yaml.ScalarNode {
+	if n == nil {
 		return ""
 	}
-	return n.Value
+	return readText(n)
 }
 
-// isNull reports whether n is absent, null or empty.
+// isNull reports whether n is absent, or null to kubectl.
 func isNull(n *yaml.Node) bool {
-	n = deref(n)
-	return n == nil || n.Kind == yaml.ScalarNode && (n.Tag == "!!null" || n.Tag == "" && n.Value == "")
+	if n == nil {
+		return true
+	}
+	r, err := read(n)
+	return err == nil && r.kind == nullValue
 }
 
 // errNotString is wrapped by the reason given for an image field whose
@@ -212,13 +299,13 @@ func notString(n *yaml.Node) error {
 	n = deref(n)
 	switch n.Kind {
 	case yaml.ScalarNode:
-		if n.Tag == "!!str" || n.Tag == "" {
-			return nil
+		r, err := read(n)
+		if err != nil {
+			return err
 		}
-		what := map[string]string{"!!int": "a number", "!!float": "a number", "!!bool": "a boolean",
-			"!!timestamp": "a date", "!!binary": "binary data"}[n.Tag]
+		what := map[valueKind]string{nullValue: "null", boolValue: "a boolean", numberValue: "a number"}[r.kind]
 		if what == "" {
-			what = "tagged " + n.Tag
+			return nil
 		}
 		return fmt.Errorf("image %s is %s, %w; quote it", clip(n.Value), what, errNotString)
 	case yaml.MappingNode:

@@ -2,6 +2,7 @@ package manifest
 
 import (
 	"regexp"
+	"slices"
 
 	"sigs.k8s.io/kustomize/kyaml/yaml"
 )
@@ -62,7 +63,7 @@ func (w *walker) resolveParams(root *yaml.Node, path Path, list string, start in
 		f := w.fields[i]
 		x := ""
 		if f.NotString == nil && f.Prefix == "" && f.Suffix == "" && f.UsedBy == nil {
-			x = paramName(f.Node.Value)
+			x = paramName(scalar(f.Node))
 		}
 		if x == "" {
 			continue
@@ -111,7 +112,7 @@ func (w *walker) binding(root *yaml.Node, path, target Path, list, x string, on 
 			if depth > len(path) && isObject(n) {
 				found = found[:0]
 			}
-			found = append(found, w.bindings(n, target[:depth], list, x, on)...)
+			found = append(found, w.bindings(n, slices.Clip(target[:depth]), list, x, on)...)
 		}
 		if depth >= len(target)-1 {
 			break

@@ -30,8 +30,11 @@ type Part struct {
 	Warnings []Warning
 	// Edits rewrite the images, in order, at offsets in Data.
 	Edits []Edit
-	// list: Data holds entries of a block sequence, each an object.
-	list bool
+	// entries: Data holds entries of a block sequence, each an object.
+	entries bool
+	// list is the part of a List handed over in parts, or 0 (see
+	// listsplit.go).
+	list int
 }
 
 // Edit replaces Data[Start:End] of a Part with Text.
@@ -73,9 +76,30 @@ type decider struct {
 // runs before. In a list, c holds entries of a block sequence, each an
 // object of its own.
 func decidePart(file string, c Chunk, list bool, dc decider) (*Part, error) {
-	p := &Part{Data: c.Data, Offset: c.Offset, Line: c.Line, list: list}
-	if !utf8.Valid(c.Data) {
-		return nil, p.invalidUTF8(file)
+	p := &Part{Data: c.Data, Offset: c.Offset, Line: c.Line, entries: list || c.list == listItems, list: c.list}
+	switch c.list {
+	case listHead:
+		p.Documents = 1 // the List, whose items follow
+		return p, nil
+	case listTail:
+		return p, nil
+	case listItems:
+		// The items are of the List counted in the head: an error is in
+		// the document before.
+		err := p.invalidUTF8(file)
+		if err == nil {
+			err = p.decideYAML(file, c.item, dc)
+		}
+		if se := (*SyntaxError)(nil); errors.As(err, &se) {
+			se.Document = 0
+		}
+		if err != nil {
+			return nil, err
+		}
+		return p, nil
+	}
+	if err := p.invalidUTF8(file); err != nil {
+		return nil, err
 	}
 	if at, ok := jsonStart(c.Data); ok && !list {
 		err := p.decideJSON(file, at, dc)
@@ -89,7 +113,7 @@ func decidePart(file string, c Chunk, list bool, dc decider) (*Part, error) {
 		// Not JSON after all, but it may be YAML in flow style; if it is
 		// neither, say why it is not JSON when it looked like JSON.
 		p.Documents, p.Changed, p.Images, p.Warnings, p.Edits = 0, 0, nil, nil, nil
-		if yerr := p.decideYAML(file, dc); yerr == nil {
+		if yerr := p.decideYAML(file, -1, dc); yerr == nil {
 			return p, nil
 		} else if !looksLikeJSON(c.Data[at:]) {
 			return nil, yerr
@@ -97,7 +121,7 @@ func decidePart(file string, c Chunk, list bool, dc decider) (*Part, error) {
 		line := c.Line + countBreaks(c.Data[:at]) + se.Line - 1
 		return nil, &SyntaxError{File: file, Document: 1, Line: line, Err: fmt.Errorf("not valid JSON: %s", se.Msg)}
 	}
-	if err := p.decideYAML(file, dc); err != nil {
+	if err := p.decideYAML(file, -1, dc); err != nil {
 		return nil, err
 	}
 	return p, nil
@@ -105,6 +129,9 @@ func decidePart(file string, c Chunk, list bool, dc decider) (*Part, error) {
 
 // jsonStart returns where the JSON of data starts, past a byte order mark,
 // white space, comments and document markers, when it starts with { or [.
+// A document that starts on its marker's line ("--- {...}") is YAML: the
+// JSON objects after it would be more content of that document, which
+// YAML refuses, as kubectl does.
 func jsonStart(data []byte) (int, bool) {
 	at := 0
 	if bytes.HasPrefix(data, bom) {
@@ -121,7 +148,7 @@ func jsonStart(data []byte) (int, bool) {
 			if i := bytes.IndexByte(line, '\n'); i >= 0 {
 				line = line[:i+1]
 			}
-			if !isMarker(line) && line[0] != '#' && line[0] != '%' {
+			if !isMarker(line) && line[0] != '#' && line[0] != '%' || isMarker(line) && isContent(line[3:]) {
 				return 0, false
 			}
 			at += len(line)
@@ -144,13 +171,19 @@ func (p *Part) decideJSON(file string, at int, dc decider) error {
 		if root.Kind == yaml.ScalarNode && root.Tag == "!!null" {
 			return nil
 		}
-		return p.decideDocument(file, root, base, loc, dc)
+		return p.decideDocument(file, root, base, loc, dc, -1)
 	})
 }
 
-func (p *Part) decideYAML(file string, dc decider) error {
+// decideYAML decides the YAML documents of the part, or when item is not
+// negative the entries of the run of a List's items whose first is item.
+func (p *Part) decideYAML(file string, item int, dc decider) error {
 	dec := yaml.NewDecoder(bytes.NewReader(p.Data))
 	loc := newLocator(p.Data, false)
+	var tags *locator // finds the tags "!" that yaml.v3 drops
+	if mayHaveNonSpecific(p.Data) {
+		tags = newLocator(p.Data, false)
+	}
 	for {
 		var doc yaml.Node
 		if err := dec.Decode(&doc); err == io.EOF {
@@ -161,12 +194,19 @@ func (p *Part) decideYAML(file string, dc decider) error {
 		if isEmpty(&doc) {
 			continue
 		}
+		if tags != nil {
+			markNonSpecific(&doc, tags)
+		}
 		roots := doc.Content[:1]
-		if p.list && roots[0].Kind == yaml.SequenceNode {
+		if p.entries && roots[0].Kind == yaml.SequenceNode {
 			roots = roots[0].Content
 		}
-		for _, root := range roots {
-			if err := p.decideDocument(file, root, p.Line, loc, dc); err != nil {
+		for i, root := range roots {
+			at := -1
+			if item >= 0 {
+				at = item + i
+			}
+			if err := p.decideDocument(file, root, p.Line, loc, dc, at); err != nil {
 				return err
 			}
 		}
@@ -174,9 +214,16 @@ func (p *Part) decideYAML(file string, dc decider) error {
 }
 
 // decideDocument decides the images of the document root, whose line 1 is
-// line base of the stream, and records the edits, located by loc.
-func (p *Part) decideDocument(file string, root *yaml.Node, base int, loc *locator, dc decider) error {
-	p.Documents++
+// line base of the stream, and records the edits, located by loc. When
+// item is not negative, root is that item of a List handed over in parts:
+// its fields are the List's, at "items[item]".
+func (p *Part) decideDocument(file string, root *yaml.Node, base int, loc *locator, dc decider, item int) error {
+	var prefix Path
+	if item < 0 {
+		p.Documents++
+	} else {
+		prefix = Path{{Key: "items"}, {Index: item}}
+	}
 	// fail refuses the document, at a line counted in it.
 	fail := func(line int, err error) error {
 		return &SyntaxError{File: file, Document: p.Documents, Line: base + line - 1, Err: err}
@@ -212,20 +259,28 @@ func (p *Part) decideDocument(file string, root *yaml.Node, base int, loc *locat
 				changed = true
 			}
 		}
-		l := Location{File: file, Document: p.Documents, Line: base + d.Site.Line - 1, Object: d.Object, Path: d.Path.String()}
+		path := d.Path
+		if prefix != nil {
+			path = append(prefix[:len(prefix):len(prefix)], d.Path...)
+		}
+		l := Location{File: file, Document: p.Documents, Line: base + d.Site.Line - 1, Object: d.Object, Path: path.String()}
 		if d.Warning != "" {
 			p.Warnings = append(p.Warnings, Warning{l, d.Decision.Image, d.Warning})
 		}
 		p.Images = append(p.Images, imageOf(l, d))
 	}
-	if changed {
+	if changed && item < 0 {
 		p.Changed++
 	}
 	return nil
 }
 
-// invalidUTF8 reports the first byte of the part that is not UTF-8.
+// invalidUTF8 reports the first byte of the part that is not UTF-8, or
+// returns nil.
 func (p *Part) invalidUTF8(file string) error {
+	if utf8.Valid(p.Data) {
+		return nil
+	}
 	at := 0
 	for at < len(p.Data) {
 		r, size := utf8.DecodeRune(p.Data[at:])

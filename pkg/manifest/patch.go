@@ -2,6 +2,7 @@ package manifest
 
 import (
 	"bytes"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"strconv"
@@ -133,23 +134,23 @@ func (e cannotEdit) Error() string { return string(e) }
 // n was written in. Before it returns, it checks that the bytes it would
 // replace are the scalar as written: decoded, they equal n's value. A
 // cannotEdit error is a scalar written in a form the edit does not handle;
-// any other error would have edited the wrong bytes, and the caller must
-// refuse the stream.
+// any other error would have edited the wrong bytes, or would write a value
+// kubectl reads otherwise, and the caller must refuse the stream.
 func (l *locator) locate(n *yaml.Node, value string) (Edit, error) {
-	pos, ok := l.offset(n.Line, n.Column)
+	at, ok := l.offset(n.Line, n.Column)
 	if !ok {
 		return Edit{}, fmt.Errorf("line %d, column %d of the image is not in the document", n.Line, n.Column)
 	}
-	data := l.data
-	// A node's position may be that of its anchor or tag.
-	for pos < len(data) && (data[pos] == '&' || data[pos] == '!') {
-		for pos < len(data) && data[pos] != ' ' && data[pos] != '\t' {
-			pos++
-		}
-		for pos < len(data) && (data[pos] == ' ' || data[pos] == '\t') {
-			pos++
+	if n.Style&yaml.TaggedStyle != 0 {
+		switch n.Tag {
+		case "!!binary":
+			value = base64.StdEncoding.EncodeToString([]byte(value))
+		case "!!timestamp", "!!int", "!!float", "!!bool", "!!null":
+			return Edit{}, fmt.Errorf("the image is tagged %s, which no other image could be written under; remove the tag", n.Tag)
 		}
 	}
+	data := l.data
+	pos := l.skipProperties(at)
 	rest := data[pos:]
 	var e Edit
 	switch n.Style &^ (yaml.TaggedStyle | yaml.FlowStyle) {
@@ -158,13 +159,13 @@ func (l *locator) locate(n *yaml.Node, value string) (Edit, error) {
 		if end < 0 {
 			return Edit{}, misplaced(n, rest)
 		}
-		e = Edit{pos, pos + end, strconv.Quote(value)}
+		e = Edit{pos, pos + end, l.doubleQuoted(value)}
 	case yaml.SingleQuotedStyle:
 		end := quotedEnd(rest, '\'')
 		if end < 0 {
 			return Edit{}, misplaced(n, rest)
 		}
-		e = Edit{pos, pos + end, "'" + value + "'"}
+		e = Edit{pos, pos + end, singleQuoted(value)}
 	case 0:
 		end := len(n.Value)
 		if !bytes.HasPrefix(rest, []byte(n.Value)) || !plainEnds(rest[end:]) {
@@ -189,6 +190,50 @@ func (l *locator) locate(n *yaml.Node, value string) (Edit, error) {
 	}
 	e.Start, e.End = e.Start+l.base, e.End+l.base
 	return e, nil
+}
+
+// skipProperties returns where the scalar whose node is at offset at
+// starts. A node's position is that of its anchor ("&a") or tag ("!!str")
+// when it has them, and the scalar may follow them after white space, a
+// comment and line breaks. A scalar never starts with "&", "!" or "#".
+func (l *locator) skipProperties(at int) int {
+	data := l.data
+	for at < len(data) {
+		switch c := data[at]; {
+		case c == '&' || c == '!':
+			at += propertyLen(data[at:])
+		case c == ' ' || c == '\t':
+			at++
+		case c == '#':
+			for at < len(data) && breakLen(data[at:], l.json) == 0 {
+				at++
+			}
+		default:
+			k := breakLen(data[at:], l.json)
+			if k == 0 {
+				return at
+			}
+			at += k
+		}
+	}
+	return at
+}
+
+// propertyLen returns the length of the anchor or tag at the start of b:
+// up to white space or a line break, which separate it from a scalar that
+// has a value ("!,x" is a tag in a block), or through the ">" of a
+// verbatim tag ("!<tag:yaml.org,2002:str>").
+func propertyLen(b []byte) int {
+	if bytes.HasPrefix(b, []byte("!<")) {
+		if i := bytes.IndexByte(b, '>'); i > 0 {
+			return i + 1
+		}
+	}
+	i := 1
+	for i < len(b) && breakLen(b[i:], false) == 0 && b[i] != ' ' && b[i] != '\t' {
+		i++
+	}
+	return i
 }
 
 // check is the guard of every edit: written, the bytes to replace must be
@@ -245,9 +290,7 @@ func plain(value string) string {
 }
 
 func isPlainString(value string) bool {
-	// No YAML number, date, boolean or null has a slash: the fast way out
-	// for every mirrored image.
-	if strings.Contains(value, "/") && !strings.ContainsAny(value, " #,[]{}") {
+	if isPlainImage(value) {
 		return true
 	}
 	var n yaml.Node
@@ -255,7 +298,55 @@ func isPlainString(value string) bool {
 		return false
 	}
 	s := n.Content[0]
+	if _, tag := resolved("", value); tag != "!!str" {
+		return false // a YAML 1.1 boolean, number, date or null, to kubectl
+	}
 	return s.Kind == yaml.ScalarNode && s.Tag == "!!str" && s.Style == 0 && s.Value == value && !yaml.IsValueNonString(value)
+}
+
+// isPlainImage is the fast way out for every mirrored image: it starts
+// with a letter or a digit, holds a slash, which no YAML number, date,
+// boolean or null has, and nothing that could end a plain scalar or start
+// a comment.
+func isPlainImage(value string) bool {
+	if value == "" || !isAlnum(value[0]) || value[len(value)-1] == ':' || !strings.Contains(value, "/") {
+		return false
+	}
+	for i := 0; i < len(value); i++ {
+		if c := value[i]; c <= ' ' || c >= 0x7f || strings.IndexByte("#,[]{}", c) >= 0 {
+			return false
+		}
+	}
+	return true
+}
+
+func isAlnum(c byte) bool {
+	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9'
+}
+
+// doubleQuoted writes value as a double-quoted string, for JSON when the
+// text is JSON.
+func (l *locator) doubleQuoted(value string) string {
+	if !l.json {
+		return strconv.Quote(value)
+	}
+	var b strings.Builder
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	_ = enc.Encode(value) // a string always encodes
+	return strings.TrimSuffix(b.String(), "\n")
+}
+
+// singleQuoted writes value as a single-quoted string, or double-quoted
+// when single quotes cannot hold it: a line break would fold, and other
+// control characters cannot be written there.
+func singleQuoted(value string) string {
+	for _, r := range value {
+		if r < ' ' || r == 0x7f || r == 0x85 || r == 0x2028 || r == 0x2029 || r == 0xfeff {
+			return strconv.Quote(value)
+		}
+	}
+	return "'" + strings.ReplaceAll(value, "'", "''") + "'"
 }
 
 // quotedEnd returns the length of the quoted scalar at the start of b,

@@ -2,9 +2,47 @@ package manifest
 
 import (
 	"fmt"
+	"strings"
+	"unicode"
+	"unicode/utf8"
 
 	"kmirror.dev/kmirror/pkg/mirror"
 )
+
+// Printable returns s, text taken from a manifest, with its control
+// characters escaped ("\x1b", "\u009b"), and the characters that reorder
+// text on a screen ("\u202e") and bytes that are not UTF-8 too, so that the
+// text cannot move the cursor, recolour or rewrite a terminal, or hide
+// itself in a log. Messages and reports show manifest text through it; the
+// JSON reports escape with encoding/json instead.
+func Printable(s string) string {
+	if !strings.ContainsFunc(s, unprintable) {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); {
+		r, size := utf8.DecodeRuneInString(s[i:])
+		switch {
+		case r == utf8.RuneError && size == 1:
+			fmt.Fprintf(&b, `\x%02x`, s[i])
+		case r < 0x80 && unprintable(r):
+			fmt.Fprintf(&b, `\x%02x`, r)
+		case unprintable(r):
+			fmt.Fprintf(&b, `\u%04x`, r)
+		default:
+			b.WriteString(s[i : i+size])
+		}
+		i += size
+	}
+	return b.String()
+}
+
+// unprintable reports a control character, a character that reorders
+// text (the bidirectional embeddings, overrides and isolates), or a byte
+// that is not UTF-8.
+func unprintable(r rune) bool {
+	return unicode.IsControl(r) || r >= 0x202a && r <= 0x202e || r >= 0x2066 && r <= 0x2069 || r == utf8.RuneError
+}
 
 // Location says where an image field is, in terms a user can follow.
 type Location struct {
@@ -17,11 +55,11 @@ type Location struct {
 }
 
 func (l Location) String() string {
-	s := fmt.Sprintf("%s: document %d", l.File, l.Document)
+	s := fmt.Sprintf("%s: document %d", Printable(l.File), l.Document)
 	if o := l.Object.String(); o != "" {
-		s += " (" + o + ")"
+		s += " (" + Printable(o) + ")"
 	}
-	return fmt.Sprintf("%s, line %d: %s", s, l.Line, l.Path)
+	return fmt.Sprintf("%s, line %d: %s", s, l.Line, Printable(l.Path))
 }
 
 // Image is an image field found in a stream, with the engine's decision.
@@ -68,7 +106,7 @@ type Warning struct {
 	Message string `json:"message"`
 }
 
-func (w Warning) String() string { return w.Location.String() + ": " + w.Message }
+func (w Warning) String() string { return w.Location.String() + ": " + Printable(w.Message) }
 
 // SyntaxError is a stream that is not YAML or JSON, or that kmirror
 // refuses to edit.
@@ -80,7 +118,7 @@ type SyntaxError struct {
 }
 
 func (e *SyntaxError) Error() string {
-	return fmt.Sprintf("%s: document %d, line %d: %v", e.File, e.Document, e.Line, e.Err)
+	return fmt.Sprintf("%s: document %d, line %d: %s", Printable(e.File), e.Document, e.Line, Printable(e.Err.Error()))
 }
 
 func (e *SyntaxError) Unwrap() error { return e.Err }
@@ -93,5 +131,5 @@ type EncodingError struct {
 
 func (e *EncodingError) Error() string {
 	return fmt.Sprintf("%s: the file is %s text; kmirror reads and writes UTF-8 only: convert it first, e.g. iconv -f %s -t UTF-8",
-		e.File, e.Encoding, e.Encoding)
+		Printable(e.File), e.Encoding, e.Encoding)
 }

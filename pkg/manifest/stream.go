@@ -84,6 +84,9 @@ type Chunk struct {
 	Data   []byte
 	Offset int64
 	Line   int
+	// list is the part of a List handed over in parts (see listsplit.go),
+	// or 0; item is the index of the first item of a run of its items.
+	list, item int
 }
 
 // ScanList is Scan for the objects of a YAML block sequence, such as the
@@ -199,11 +202,19 @@ func batches(split func(func(Chunk) error) error, order, work chan<- *batch, qui
 var errStopped = errors.New("stopped")
 
 // collect calls fn with the parts of each batch in stream order, numbering
-// their documents in the stream.
+// their documents in the stream. A List handed over in parts counts as
+// changed once, in its first part that changes.
 func collect(order <-chan *batch, sum *Summary, fn func(*Part) error) error {
+	listChanged := false
 	for b := range order {
 		<-b.done
 		for _, p := range b.parts {
+			switch {
+			case p.list == listHead:
+				listChanged = false
+			case p.list == listItems && len(p.Edits) > 0 && !listChanged:
+				p.Changed, listChanged = 1, true
+			}
 			renumber(p, sum.Documents)
 			sum.Add(p)
 			if err := fn(p); err != nil {

@@ -50,7 +50,9 @@ func Suspects(file string, p *Part, before int, eng *mirror.Engine) ([]Suspect, 
 	}
 	doc := before
 	err := p.eachDocument(func(root *yaml.Node, base int) {
-		doc++
+		if p.list != listItems && p.list != listTail {
+			doc++ // the items and tail of a List in parts are of its head's document
+		}
 		s.document(root, doc, base)
 	})
 	return s.found, err
@@ -59,7 +61,7 @@ func Suspects(file string, p *Part, before int, eng *mirror.Engine) ([]Suspect, 
 // eachDocument calls fn with the root of each document of p, and the line
 // of the stream that is line 1 of the document, as decidePart reads them.
 func (p *Part) eachDocument(fn func(root *yaml.Node, base int)) error {
-	if at, ok := jsonStart(p.Data); ok && !p.list {
+	if at, ok := jsonStart(p.Data); ok && !p.entries {
 		base := p.Line + countBreaks(p.Data[:at])
 		err := jsonnode.ParseValues(p.Data[at:], func(root *yaml.Node) error {
 			if root.Kind != yaml.ScalarNode || root.Tag != "!!null" {
@@ -84,7 +86,7 @@ func (p *Part) eachDocument(fn func(root *yaml.Node, base int)) error {
 			continue
 		}
 		roots := doc.Content[:1]
-		if p.list && roots[0].Kind == yaml.SequenceNode {
+		if p.entries && roots[0].Kind == yaml.SequenceNode {
 			roots = roots[0].Content
 		}
 		for _, root := range roots {
@@ -176,10 +178,11 @@ func (s *suspecter) node(n *yaml.Node, path Path, ctx context, base int) {
 // scalar reports the suspects of the string n: the whole value, or the
 // words of a longer one.
 func (s *suspecter) scalar(n *yaml.Node, path Path, ctx context, base int) {
-	if !strings.Contains(n.Value, "/") || !strings.ContainsAny(n.Value, ":@") {
+	text := scalar(n)
+	if !strings.Contains(text, "/") || !strings.ContainsAny(text, ":@") {
 		return // the fast way out: no reference with a host and a tag or digest
 	}
-	for _, w := range words(n.Value) {
+	for _, w := range words(text) {
 		ref, err := image.Parse(w.text)
 		if err != nil || ref.Host == "" || ref.Suffix == "" || !s.hosts[ref.Registry] {
 			continue
@@ -187,7 +190,7 @@ func (s *suspecter) scalar(n *yaml.Node, path Path, ctx context, base int) {
 		sus := Suspect{Location: ctx.loc, Image: w.text}
 		sus.Line = base + n.Line - 1
 		sus.Path = path.String()
-		sus.List, sus.Entry, sus.Why = s.entry(n.Value, w, path, ctx)
+		sus.List, sus.Entry, sus.Why = s.entry(text, w, path, ctx)
 		s.found = append(s.found, sus)
 	}
 }

@@ -1,8 +1,10 @@
 package manifest
 
 import (
+	"encoding/base64"
 	"errors"
 	"fmt"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -80,6 +82,9 @@ func TestRewriteRefuses(t *testing.T) {
 			`{"kind":"Pod","spec":{"containers":[{"image":"nginx","image":"busybox"}]}}`, 1, 1, `key "image" appears twice, at line 1, columns 38 and 54`},
 		{"invalid UTF-8",
 			"kind: A\n---\nkind: Pod\nspec:\n  containers:\n  - image: nginx\n    args: [\"\xff\"]\n", 2, 7, "invalid UTF-8 (byte 0xff at column 13)"},
+		{"a JSON object on a marker line, then another, as kubectl refuses",
+			"--- {\"kind\":\"Pod\",\"spec\":{\"containers\":[{\"image\":\"quay.io/a\"}]}}\n{\"kind\":\"Pod\",\"spec\":{\"containers\":[{\"image\":\"quay.io/b\"}]}}\n",
+			2, 2, "did not find expected <document start>"},
 		{"an undefined alias",
 			"kind: Pod\nspec:\n  containers:\n  - name: a\n    image: *img\n", 1, 5, "unknown anchor 'img' referenced"},
 		{"bad indentation",
@@ -250,7 +255,9 @@ func TestRewriteNotStrings(t *testing.T) {
 	for _, tc := range []struct{ value, msg string }{
 		{"123", "image 123 is a number, not a string; quote it"},
 		{"true", "image true is a boolean, not a string; quote it"},
-		{"2001-12-14", "image 2001-12-14 is a date, not a string; quote it"},
+		{"yes", "image yes is a boolean, not a string; quote it"},
+		{"n", "image n is a boolean, not a string; quote it"},
+		{"1_000", "image 1_000 is a number, not a string; quote it"},
 		{"[quay.io/a/b]", "image is a list, not a string"},
 		{"{{ .Values.image }}", "image is a mapping, not a string (an unquoted {{ }} template?)"},
 	} {
@@ -326,5 +333,124 @@ spec:
 	}
 	if res.Kept != 1 || res.Rewrites != 2 || res.Left != 0 || res.Summary.Warnings != 0 {
 		t.Errorf("summary %+v, want 1 kept, 2 rewrites, none left, no warnings", res.Summary)
+	}
+}
+
+// TestRewriteReadsAsKubectl covers images that kubectl reads otherwise
+// than YAML 1.2 does, or that are written in unusual forms around their
+// value: each is read as kubectl reads it, and rewritten in place, in its
+// form, or the stream is refused.
+func TestRewriteReadsAsKubectl(t *testing.T) {
+	quay := ecr + "/quay/"
+	tests := []struct{ name, in, want string }{
+		{"a date is a string to kubectl",
+			"kind: Pod\nspec:\n  containers:\n  - image: 2001-12-14\n",
+			"kind: Pod\nspec:\n  containers:\n  - image: " + ecr + "/dockerhub/2001-12-14\n"},
+		{"an anchor, then the value on the next line",
+			"kind: Pod\nspec:\n  containers:\n  - image: &a\n      quay.io/a\n    name: quay.io/a\n",
+			"kind: Pod\nspec:\n  containers:\n  - image: &a\n      " + quay + "a\n    name: quay.io/a\n"},
+		{"an anchor and a comment, then the value",
+			"kind: Pod\nspec:\n  containers:\n  - image: &a # the image\n      quay.io/a\n",
+			"kind: Pod\nspec:\n  containers:\n  - image: &a # the image\n      " + quay + "a\n"},
+		{"a tag, then the value in a flow mapping",
+			"kind: Pod\nspec:\n  containers:\n  - {image: !!str\n      quay.io/a, name: quay.io/a}\n",
+			"kind: Pod\nspec:\n  containers:\n  - {image: !!str\n      " + quay + "a, name: quay.io/a}\n"},
+		{"binary data, written back as binary data",
+			"kind: Pod\nspec:\n  containers:\n  - image: !!binary cXVheS5pby9h\n",
+			"kind: Pod\nspec:\n  containers:\n  - image: !!binary " + base64.StdEncoding.EncodeToString([]byte(quay+"a")) + "\n"},
+		{"the tag !, which makes a string",
+			"kind: Pod\nspec:\n  containers:\n  - image: ! quay.io/a\n",
+			"kind: Pod\nspec:\n  containers:\n  - image: ! " + quay + "a\n"},
+		{"an image key given as an alias, and as binary data",
+			"kind: Pod\nspec:\n  containers:\n  - &k image: quay.io/a\n  - *k : quay.io/b\n  - !!binary aW1hZ2U=: quay.io/c\n",
+			"kind: Pod\nspec:\n  containers:\n  - &k image: " + quay + "a\n  - *k : " + quay + "b\n  - !!binary aW1hZ2U=: " + quay + "c\n"},
+		{"a merge after the image replaces it, as kubectl merges",
+			"kind: Pod\nx: &m {image: quay.io/m}\nspec:\n  containers:\n  - image: nginx\n    <<: *m\n",
+			"kind: Pod\nx: &m {image: quay.io/m}\nspec:\n  containers:\n  - image: nginx\n    <<: *m\n"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			res, err := Rewrite("in.yaml", []byte(tc.in), engine(t))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(tc.want, string(res.Output)); diff != "" {
+				t.Errorf("output (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+// TestRewriteRefusesWhatKubectlCannotRead covers keys and values that
+// kubectl's decoder refuses, and images that cannot be written back in
+// their form: the stream is refused, at the line of the fault.
+func TestRewriteRefusesWhatKubectlCannotRead(t *testing.T) {
+	for _, tc := range []struct {
+		name, in string
+		line     int
+		msg      string
+	}{
+		{"a null key", "kind: Pod\nspec:\n  containers:\n  - ~: x\n    image: nginx\n", 4, "a null key"},
+		{"a key too large", "kind: Pod\nspec:\n  containers:\n  - 18446744073709551615: x\n    image: nginx\n", 4, "too large"},
+		{"a mapping as a key", "kind: Pod\nspec:\n  ? {a: b}\n  : x\n  containers: [{image: nginx}]\n", 3, "a key that is a mapping"},
+		{"bad base64", "kind: Pod\nspec:\n  containers:\n  - image: !!binary '%%%'\n", 4, "invalid base64"},
+		{"a value its tag refuses", "kind: Pod\nspec:\n  containers:\n  - image: !!int abc\n", 4, "cannot read abc as !!int"},
+		{"a merge of a list", "kind: Pod\nspec:\n  containers:\n  - <<: [a]\n    image: nginx\n", 4, "a mapping or a list of mappings"},
+		{"a merge into itself", "kind: Pod\nspec:\n  containers:\n  - &c {<<: *c, image: nginx}\n", 4, "into itself"},
+		{"a keyword of YAML 1.1 as two keys", "kind: Pod\nspec:\n  containers:\n  - {yes: a, true: b, image: nginx}\n", 4, `key "true" appears twice`},
+		{"a timestamp tag on an image to rewrite", "kind: Pod\nspec:\n  containers:\n  - image: !!timestamp 2001-12-14\n", 4, "tagged !!timestamp"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := Rewrite("bad.yaml", []byte(tc.in), engine(t))
+			var se *SyntaxError
+			if !errors.As(err, &se) || se.Line != tc.line || !strings.Contains(err.Error(), tc.msg) {
+				t.Errorf("Rewrite = %v, want a *SyntaxError at line %d: %q", err, tc.line, tc.msg)
+			}
+		})
+	}
+}
+
+// TestMergeBudget covers merges of merges that go-yaml v2 expands without
+// end ("excessive aliasing" to kubectl): each mapping is expanded once,
+// and the walk ends at once.
+func TestMergeBudget(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("a0: &a0 {k: v}\n")
+	for i := 1; i <= 60; i++ {
+		fmt.Fprintf(&b, "a%d: &a%d {<<: [*a%d, *a%d], k%d: v}\n", i, i, i-1, i-1, i)
+	}
+	b.WriteString("kind: Pod\nspec:\n  containers:\n  - <<: *a60\n    image: nginx\n")
+	res, err := Rewrite("in.yaml", []byte(b.String()), engine(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Images) != 1 {
+		t.Errorf("images %v", res.Images)
+	}
+}
+
+// TestDepthIsLinear holds the bytes a rewrite allocates to a document
+// nested d deep to grow as d, not d²: the walk once held a path per level.
+func TestDepthIsLinear(t *testing.T) {
+	eng := engine(t)
+	alloc := func(d int) uint64 {
+		docs := []string{
+			`{"kind":"Pod","spec":{"containers":[{"image":"nginx"}],"x":` + strings.Repeat(`{"a":`, d) + "1" + strings.Repeat("}", d) + "}}",
+			"kind: Pod\nspec:\n  containers: [{image: nginx}]\n  x: " + strings.Repeat("[", d) + "1" + strings.Repeat("]", d) + "\n",
+		}
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
+		for _, doc := range docs {
+			if _, err := Rewrite("deep", []byte(doc), eng); err != nil {
+				t.Fatal(err)
+			}
+		}
+		runtime.ReadMemStats(&after)
+		return after.TotalAlloc - before.TotalAlloc
+	}
+	alloc(100) // warm up the engine's memo and the pools
+	small, large := alloc(1000), alloc(4000)
+	if ratio := float64(large) / float64(small); ratio > 8 {
+		t.Errorf("4,000 levels allocate %.1f times what 1,000 do (%d and %d bytes); linear is 4", ratio, large, small)
 	}
 }

@@ -100,12 +100,13 @@ func (w *walker) argValues(p pair, at Path, f Field, on way) {
 			next = false
 			continue
 		}
-		start, end, last := w.walk.flagValue(n.Value, next)
+		text := scalar(n)
+		start, end, last := w.walk.flagValue(text, next)
 		next = last
 		if start < 0 {
 			continue
 		}
-		f.Prefix, f.Suffix = n.Value[:start], n.Value[end:]
+		f.Prefix, f.Suffix = text[:start], text[end:]
 		w.add(item, at.at(i), f, on)
 	}
 }

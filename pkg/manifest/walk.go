@@ -37,13 +37,12 @@ type PathElem struct {
 	Index int
 }
 
-func (p Path) with(key string) Path {
-	return append(p[:len(p):len(p)], PathElem{Key: key})
-}
+// with and at extend a path in place where it has room, so that the walk
+// down a document of any depth holds one path, not one per level: a path
+// is valid until its prefix is extended again, and add keeps a copy.
+func (p Path) with(key string) Path { return append(p, PathElem{Key: key}) }
 
-func (p Path) at(i int) Path {
-	return append(p[:len(p):len(p)], PathElem{Index: i})
-}
+func (p Path) at(i int) Path { return append(p, PathElem{Index: i}) }
 
 // String formats p as "spec.containers[0].image".
 func (p Path) String() string {
@@ -141,7 +140,8 @@ func (f Field) Value() string {
 	if f.NotString != nil {
 		return ""
 	}
-	return f.Node.Value[len(f.Prefix) : len(f.Node.Value)-len(f.Suffix)]
+	text := scalar(f.Node)
+	return text[len(f.Prefix) : len(text)-len(f.Suffix)]
 }
 
 // Text returns the value of the field once its image is img.
@@ -371,8 +371,11 @@ func (w *walker) image(ps []pair, key, policy string, p Path, f Field, on way) {
 		if e.key.Value != key || isNull(e.value) {
 			continue
 		}
-		if scalar(value(ps, policy)) == "Never" {
+		switch own := scalar(value(ps, policy)); {
+		case own == "Never":
 			f.Keep = &PullNeverError{Policy: policy}
+		case own != "":
+			f.Keep = nil // its own policy overrides a template's
 		}
 		w.add(e.value, p.with(key), f, through(e, on))
 	}
@@ -386,12 +389,12 @@ func (w *walker) add(n *yaml.Node, path Path, f Field, on way) {
 		return
 	}
 	if f.Prefix != "" || f.Suffix != "" {
-		if notString(f.Node) != nil || len(f.Node.Value) <= len(f.Prefix)+len(f.Suffix) ||
-			!strings.HasPrefix(f.Node.Value, f.Prefix) || !strings.HasSuffix(f.Node.Value, f.Suffix) {
+		if text := scalar(f.Node); notString(f.Node) != nil || len(text) <= len(f.Prefix)+len(f.Suffix) ||
+			!strings.HasPrefix(text, f.Prefix) || !strings.HasSuffix(text, f.Suffix) {
 			return
 		}
 	}
-	f.Path = path
+	f.Path = slices.Clone(path)
 	if w.seen != nil {
 		key := path.String()
 		if w.seen[key] {

@@ -109,3 +109,17 @@ func TestPointerEscapes(t *testing.T) {
 		t.Errorf("String() = %q, want %q", got, want)
 	}
 }
+
+func TestPrintable(t *testing.T) {
+	for in, want := range map[string]string{
+		"quay.io/a:1":                 "quay.io/a:1",
+		"é, 日本, tab\there":            `é, 日本, tab\x09here`,
+		"\x1b[31mred\x7f":             `\x1b[31mred\x7f`,
+		"csi\u009b2J rlo\u202e\u2066": `csi\u009b2J rlo\u202e\u2066`,
+		"bad \xff byte":               `bad \xff byte`,
+	} {
+		if got := Printable(in); got != want {
+			t.Errorf("Printable(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

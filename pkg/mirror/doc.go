@@ -6,7 +6,8 @@
 // The decision, in order:
 //
 //  1. An image that starts with the escape prefix ("direct.to/") loses the
-//     prefix and is never mirrored.
+//     prefix and is never mirrored. The prefix comes off before step 2, so
+//     "direct.to/Not:Valid" becomes "Not:Valid", an invalid image.
 //  2. An image that is not a valid reference is left as written.
 //  3. An image already under some rule's "to" is left alone, so that
 //     rewriting twice equals rewriting once.

@@ -54,6 +54,8 @@ type Engine struct {
 	rules Rules
 	// mirrors holds the compiled rules, in the order given.
 	mirrors []compiled
+	// warnings say what is valid in the rules but likely a mistake.
+	warnings []string
 }
 
 // New validates rules and returns an engine for them. Errors about a single
@@ -78,8 +80,12 @@ func New(rules Rules) (*Engine, error) {
 	}
 	rules.ImageFields = slices.Clone(rules.ImageFields)
 	rules.ImageValues = slices.Clone(rules.ImageValues)
-	return &Engine{rules: rules, mirrors: mirrors}, nil
+	return &Engine{rules: rules, mirrors: mirrors, warnings: sharedTo(mirrors)}, nil
 }
+
+// Warnings says what in the rules is valid but likely a mistake: two rules
+// that send different sources to the same "to".
+func (e *Engine) Warnings() []string { return slices.Clone(e.warnings) }
 
 // Rules returns the engine's rules, with prefixes as normalised by New.
 func (e *Engine) Rules() Rules {
@@ -94,9 +100,15 @@ func (e *Engine) Rules() Rules {
 func (e *Engine) Decide(img string) Decision {
 	d := Decision{Image: img, Result: img, Action: NoRule}
 	if p := e.rules.EscapePrefix; p != "" && strings.HasPrefix(img, p) {
+		// The prefix comes off before the rest is judged: an escaped
+		// image is never mirrored, valid or not. Only an image that is the
+		// prefix alone stays, as an empty image would be worse.
 		rest := img[len(p):]
 		if _, err := image.Parse(rest); err != nil {
 			d.Action, d.Err = Invalid, err
+			if rest != "" {
+				d.Result = rest
+			}
 			return d
 		}
 		d.Result, d.Action = rest, Escaped

@@ -58,6 +58,8 @@ func TestAcceptance(t *testing.T) {
 		{ecr + "/dockerhub/library/nginx", ecr + "/dockerhub/library/nginx", mirror.AlreadyMirrored},
 		{"Not/Valid", "Not/Valid", mirror.Invalid},
 		{"direct.to/", "direct.to/", mirror.Invalid},
+		{"direct.to/Not/Valid", "Not/Valid", mirror.Invalid},
+		{"direct.to/k8s.gcr.io/Pause:3", "k8s.gcr.io/Pause:3", mirror.Invalid},
 	}
 	for _, tc := range tests {
 		t.Run(tc.in, func(t *testing.T) {
@@ -113,6 +115,33 @@ func TestDecideRule(t *testing.T) {
 	}
 	if d := eng.Decide("ghcr.io/x/y"); d.Rule != nil || d.Changed() {
 		t.Errorf("Decide(ghcr.io/x/y) = %+v, want no rule and no change", d)
+	}
+}
+
+// TestWarnsOfSharedTo warns of two sources sent to one "to", where an
+// image of each could have the same name in the mirror, but not of names
+// of the same registry, as the default rules have.
+func TestWarnsOfSharedTo(t *testing.T) {
+	if w := defaultEngine(t).Warnings(); len(w) > 0 {
+		t.Errorf("default rules: %q", w)
+	}
+	eng, err := mirror.New(mirror.Rules{Mirrors: []mirror.Rule{
+		{From: "quay.io/", To: "m.example.com/x/"},
+		{From: "k8s.gcr.io/", To: "m.example.com/k8s/"},
+		{From: "registry.k8s.io", To: "m.example.com/k8s"},
+		{From: "ghcr.io/", To: "m.example.com/x"},
+		{From: "eu.gcr.io/", To: "m.example.com/gcr/"},
+		{From: "gcr.io/", To: "m.example.com/gcr/"},
+		{From: "index.docker.io/library/", To: "m.example.com/lib/"},
+		{From: "gcr.io/google_containers/", To: "m.example.com/k8s/"},
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"mirrors[0] and mirrors[3] send quay.io/ and ghcr.io/ to the same m.example.com/x/: " +
+		"two images of the same name under them would be one image in the mirror"}
+	if diff := cmp.Diff(want, eng.Warnings()); diff != "" {
+		t.Errorf("(-want +got):\n%s", diff)
 	}
 }
 
@@ -309,6 +338,11 @@ func FuzzDecide(f *testing.F) {
 		switch d.Action {
 		case mirror.Escaped:
 			if d.Result != strings.TrimPrefix(img, mirror.DefaultEscapePrefix) {
+				t.Fatalf("Decide(%q) escaped to %q", img, d.Result)
+			}
+			return
+		case mirror.Invalid:
+			if d.Changed() && d.Result != strings.TrimPrefix(img, mirror.DefaultEscapePrefix) {
 				t.Fatalf("Decide(%q) escaped to %q", img, d.Result)
 			}
 			return

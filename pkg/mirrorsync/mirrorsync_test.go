@@ -72,6 +72,19 @@ mirror.example.com/hub/redis:7
 	}
 }
 
+// TestReadListBOM reads a list saved by an editor that starts it with a
+// UTF-8 byte order mark.
+func TestReadListBOM(t *testing.T) {
+	var pl Plan
+	if _, err := pl.ReadList(strings.NewReader("\ufeffnginx:1.25\n"), "images.txt", engine(t)); err != nil {
+		t.Fatal(err)
+	}
+	want := []Pair{{"nginx:1.25", "mirror.example.com/hub/nginx:1.25"}}
+	if diff := cmp.Diff(want, pl.Pairs()); diff != "" {
+		t.Errorf("pairs (-want +got):\n%s", diff)
+	}
+}
+
 func TestAddImage(t *testing.T) {
 	eng := engine(t)
 	var pl Plan

@@ -77,7 +77,7 @@ func (pl *Plan) ReadList(r io.Reader, file string, eng *mirror.Engine) ([]Skippe
 	var skipped []Skipped
 	sc := bufio.NewScanner(r)
 	for line := 1; sc.Scan(); line++ {
-		text, _, _ := strings.Cut(sc.Text(), "#")
+		text, _, _ := strings.Cut(strings.TrimPrefix(sc.Text(), "\ufeff"), "#") // a byte order mark, as Windows editors write
 		text = strings.TrimSpace(text)
 		if text == "" {
 			continue

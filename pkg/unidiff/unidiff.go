@@ -7,13 +7,19 @@
 // untouched or touched by an edit, so the diff is read off the edits in one
 // pass, with memory for the lines of one hunk at most (spooled to a
 // temporary file past a few MB). The output is what diff -u writes, "\ No
-// newline at end of file" included, so that patch and git apply take it.
+// newline at end of file" included, and the lines a run of changes removes
+// come before those it adds, so that patch and git apply take it. File
+// names are written as git diff writes them: with a tab after a name that
+// holds a space, so that patch does not end the name there, and quoted
+// with C escapes when they hold a quote, a backslash or a control
+// character.
 package unidiff
 
 import (
 	"bytes"
 	"fmt"
 	"io"
+	"strings"
 
 	"kmirror.dev/kmirror/pkg/fileset"
 	"kmirror.dev/kmirror/pkg/manifest"
@@ -49,10 +55,12 @@ type line struct {
 }
 
 // hunk is a hunk being written: its first lines and counts, its body so
-// far, and the unchanged lines after its last change.
+// far, the lines added by the run of changes that its body ends with, and
+// the unchanged lines after its last change. The added lines wait in a
+// spool of their own, as a run of changes may be as long as the stream.
 type hunk struct {
 	oldStart, newStart, oldCount, newCount int
-	body                                   *fileset.Spool
+	body, added                            *fileset.Spool
 	trailing                               []line
 }
 
@@ -118,29 +126,49 @@ func (d *Writer) change(old, new []byte, last bool) {
 	if d.hunk == nil {
 		d.hunk = &hunk{
 			oldStart: d.old + 1 - len(d.before), newStart: d.new + 1 - len(d.before),
-			body: fileset.NewSpool(0),
+			body: fileset.NewSpool(0), added: fileset.NewSpool(0),
 		}
 		d.hunk.trailing, d.before = d.before, nil
 	}
 	h := d.hunk
-	for _, l := range h.trailing {
-		d.body(' ', l)
+	if len(h.trailing) > 0 {
+		d.endRun()
+		for _, l := range h.trailing {
+			d.write(h.body, ' ', l)
+		}
+		h.oldCount += len(h.trailing)
+		h.newCount += len(h.trailing)
+		h.trailing = nil
 	}
-	h.oldCount += len(h.trailing)
-	h.newCount += len(h.trailing)
-	h.trailing = nil
 	for _, side := range []struct {
 		sign  byte
 		text  []byte
+		to    *fileset.Spool
 		count *int
 		lines *int
-	}{{'-', old, &h.oldCount, &d.old}, {'+', new, &h.newCount, &d.new}} {
+	}{{'-', old, h.body, &h.oldCount, &d.old}, {'+', new, h.added, &h.newCount, &d.new}} {
 		ls := bodyLines(side.text, last)
 		for _, l := range ls {
-			d.body(side.sign, l)
+			d.write(side.to, side.sign, l)
 		}
 		*side.count += len(ls)
 		*side.lines += len(ls)
+	}
+}
+
+// endRun writes the lines that the run of changes just ended added, after
+// those it removed, as diff -u groups them.
+func (d *Writer) endRun() {
+	h := d.hunk
+	if h.added.Len() == 0 || d.err != nil {
+		return
+	}
+	if _, err := h.added.WriteTo(h.body); err != nil {
+		d.err = err
+		return
+	}
+	if err := h.added.Reset(); err != nil {
+		d.err = err
 	}
 }
 
@@ -148,18 +176,20 @@ func (d *Writer) change(old, new []byte, last bool) {
 // keeps the last unchanged lines for the next.
 func (d *Writer) closeHunk() {
 	h := d.hunk
+	d.endRun()
 	n := min(Context, len(h.trailing))
 	for _, l := range h.trailing[:n] {
-		d.body(' ', l)
+		d.write(h.body, ' ', l)
 	}
 	h.oldCount += n
 	h.newCount += n
 	d.before = append([]line(nil), h.trailing[max(n, len(h.trailing)-Context):]...)
 	d.hunk = nil
 	defer h.body.Close()
+	defer h.added.Close()
 	if !d.headed {
 		d.headed = true
-		d.printf("--- %s\n+++ %s\n", d.from, d.to)
+		d.printf("--- %s\n+++ %s\n", header(d.from), header(d.to))
 	}
 	d.printf("@@ -%s +%s @@\n", span(h.oldStart, h.oldCount), span(h.newStart, h.newCount))
 	if d.err == nil {
@@ -167,13 +197,45 @@ func (d *Writer) closeHunk() {
 	}
 }
 
-// body writes one line of the open hunk.
-func (d *Writer) body(sign byte, l line) {
+// header returns a file name as git diff writes it in a header line.
+func header(name string) string {
+	if strings.ContainsFunc(name, func(r rune) bool { return r < ' ' || r == 0x7f || r == '"' || r == '\\' }) {
+		var b strings.Builder
+		b.WriteByte('"')
+		for i := 0; i < len(name); i++ {
+			switch c := name[i]; {
+			case c == '"' || c == '\\':
+				b.WriteByte('\\')
+				b.WriteByte(c)
+			case c < ' ' || c == 0x7f:
+				b.WriteString(cEscape(c))
+			default:
+				b.WriteByte(c)
+			}
+		}
+		b.WriteByte('"')
+		name = b.String()
+	}
+	if strings.Contains(name, " ") {
+		name += "\t"
+	}
+	return name
+}
+
+// cEscape writes a control character as git quotes it.
+func cEscape(c byte) string {
+	if i := strings.IndexByte("\a\b\t\n\v\f\r", c); i >= 0 {
+		return `\` + string("abtnvfr"[i])
+	}
+	return fmt.Sprintf(`\%03o`, c)
+}
+
+// write writes one line of the open hunk to b.
+func (d *Writer) write(b *fileset.Spool, sign byte, l line) {
 	text := append([]byte{sign}, l.text...)
 	if d.Paint != nil {
 		text = d.Paint(sign, text)
 	}
-	b := d.hunk.body
 	b.Write(text)
 	b.Write([]byte{'\n'})
 	if l.last {

@@ -22,13 +22,19 @@ import (
 // the rewritten stream.
 func diff(t *testing.T, in string) (string, string) {
 	t.Helper()
+	return diffNamed(t, in, "in.yaml")
+}
+
+// diffNamed is diff for a file of that name.
+func diffNamed(t *testing.T, in, name string) (string, string) {
+	t.Helper()
 	eng, err := rules.Load("")
 	if err != nil {
 		t.Fatal(err)
 	}
 	var d, out bytes.Buffer
-	w := unidiff.New(&d, "a/in.yaml", "b/in.yaml")
-	_, err = manifest.Scan("in.yaml", strings.NewReader(in), eng, func(p *manifest.Part) error {
+	w := unidiff.New(&d, "a/"+name, "b/"+name)
+	_, err = manifest.Scan(name, strings.NewReader(in), eng, func(p *manifest.Part) error {
 		if _, err := p.WriteTo(&out); err != nil {
 			return err
 		}
@@ -44,14 +50,18 @@ func diff(t *testing.T, in string) (string, string) {
 }
 
 // stream makes a stream of n documents where images change here and there,
-// close together and far apart, with lines a diff could mistake for one
-// another.
+// close together, on adjacent lines, and far apart, with lines a diff could
+// mistake for one another.
 func stream(r *rand.Rand, n int) string {
 	var b strings.Builder
 	images := []string{"nginx", "ghcr.io/x/y", "quay.io/a/b", "k8s.gcr.io/pause:3.1", "direct.to/busybox"}
 	for i := range n {
 		fmt.Fprintf(&b, "---\nkind: Pod\nmetadata:\n  name: p%d\nspec:\n  containers:\n", i)
 		for range r.IntN(4) + 1 {
+			if r.IntN(2) == 0 {
+				fmt.Fprintf(&b, "  - image: %s\n", images[r.IntN(len(images))])
+				continue
+			}
 			fmt.Fprintf(&b, "  - name: c\n    image: %s\n", images[r.IntN(len(images))])
 			for range r.IntN(9) {
 				b.WriteString("    # args: [x]\n")
@@ -87,7 +97,8 @@ func TestAgreesWithDiff(t *testing.T) {
 }
 
 // TestPatchApplies checks that patch and git apply take the diff, also
-// where the last line has no newline or is the one that changes.
+// where the last line has no newline or is the one that changes, and for
+// file names with a space, a tab or a quote.
 func TestPatchApplies(t *testing.T) {
 	r := rand.New(rand.NewPCG(3, 4))
 	cases := []string{
@@ -105,10 +116,12 @@ func TestPatchApplies(t *testing.T) {
 			t.Fatalf("%s is not installed: %v", tool, err)
 		}
 	}
+	names := []string{"in.yaml", "my app.yaml", "tab\tand \"quote\".yaml", "back\\slash.yaml", "é.yaml"}
 	for i, in := range cases {
-		d, out := diff(t, in)
+		name := names[i%len(names)]
+		d, out := diffNamed(t, in, name)
 		dir := t.TempDir()
-		file := filepath.Join(dir, "in.yaml")
+		file := filepath.Join(dir, name)
 		for _, apply := range [][]string{{"patch", "-p1", "-s"}, {"git", "apply", "-p1"}} {
 			if err := os.WriteFile(file, []byte(in), 0o644); err != nil {
 				t.Fatal(err)
