@@ -15,7 +15,7 @@ all: build
 build:
 	$(GO) build -trimpath -ldflags "$(LDFLAGS)" -o $(BIN) .
 
-# The container image, built without a Docker engine (cmd/kmirror-image, over
+# The container image, built without a Docker engine (internal/cmd/kmirror-image, over
 # go-containerregistry): an OCI index of PLATFORMS, pushed to IMAGE
 # (repo[:tag], the tag defaulting to VERSION; credentials from the Docker
 # config, TLS trust from the system or SSL_CERT_FILE) and/or written as an
@@ -29,7 +29,7 @@ REVISION          ?= $(shell git rev-parse HEAD 2>/dev/null)
 SOURCE_DATE_EPOCH ?= $(shell git log -1 --format=%ct 2>/dev/null || echo 0)
 
 image:
-	$(GO) run ./cmd/kmirror-image --go "$(GO)" --version "$(VERSION)" --revision "$(REVISION)" \
+	$(GO) run ./internal/cmd/kmirror-image --go "$(GO)" --version "$(VERSION)" --revision "$(REVISION)" \
 	  --created "$(SOURCE_DATE_EPOCH)" --platforms "$(PLATFORMS)" \
 	  $(if $(IMAGE),--push "$(IMAGE)") $(if $(OCI_LAYOUT),--oci-layout "$(OCI_LAYOUT)")
 
@@ -64,22 +64,22 @@ e2e: deps
 	helm=$$(bash $(TOOLS) helm) && \
 	helm4=$$(bash $(TOOLS) helm4) && \
 	KMIRROR_KUBE_APISERVER=$$apiserver KMIRROR_KUSTOMIZE=$$kustomize KMIRROR_HELM=$$helm KMIRROR_HELM4=$$helm4 \
-	$(GO) test -count=1 -tags e2e -timeout 30m -v ./pkg/e2e/ 2>&1 | tee bin/e2e.log | \
+	$(GO) test -count=1 -tags e2e -timeout 30m -v ./internal/testing/e2e/ 2>&1 | tee bin/e2e.log | \
 	grep -E '^(=== RUN|--- |PASS|FAIL|ok|panic)|_test.go:' || \
 	{ echo "e2e failed; the end of bin/e2e.log:"; tail -n 150 bin/e2e.log; exit 1; }
 
 
 bench:
-	$(GO) test -run '^$$' -bench 'Rewrite' -benchtime 1x -count 1 ./pkg/bench/
+	$(GO) test -run '^$$' -bench 'Rewrite' -benchtime 1x -count 1 ./internal/testing/bench/
 	$(GO) test -run '^$$' -bench 'CopyIndex' -benchtime 1x -count 1 ./pkg/registry/
 
 # The swap benchmark runs a distribution registry as the mirror.
 bench-serve: deps
-	$(GO) test -run '^$$' -bench 'Serve' -benchtime 1x -count 1 -timeout 30m ./pkg/loadgen/
+	$(GO) test -run '^$$' -bench 'Serve' -benchtime 1x -count 1 -timeout 30m ./internal/testing/loadgen/
 
 # kmirror sync against skopeo sync and skopeo copy, on real registries.
 bench-sync: deps
-	$(GO) test -run '^$$' -bench 'Sync' -benchtime 1x -count 1 -timeout 30m ./pkg/syncbench/
+	$(GO) test -run '^$$' -bench 'Sync' -benchtime 1x -count 1 -timeout 30m ./internal/testing/syncbench/
 
 # Refresh the golden files under testdata/ from the current code.
 golden:
@@ -97,7 +97,7 @@ fuzz:
 lint:
 	@test -z "$$(gofmt -l .)" || { echo "gofmt needed:"; gofmt -l .; exit 1; }
 	$(GO) vet ./...
-	$(GO) vet -tags e2e ./pkg/e2e/
+	$(GO) vet -tags e2e ./internal/testing/e2e/
 
 fmt:
 	gofmt -w .

@@ -16,7 +16,7 @@ import (
 	"github.com/google/go-cmp/cmp/cmpopts"
 	"sigs.k8s.io/kustomize/kyaml/yaml"
 
-	"kmirror.dev/kmirror/pkg/golden"
+	"kmirror.dev/kmirror/internal/testing/golden"
 )
 
 // TestGoldenImagesAgree runs `kmirror images` on every golden case that

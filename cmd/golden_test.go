@@ -8,7 +8,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"kmirror.dev/kmirror/pkg/golden"
+	"kmirror.dev/kmirror/internal/testing/golden"
 )
 
 var update = flag.Bool("update", false, "rewrite the expected output of the golden cases")

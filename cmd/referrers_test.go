@@ -9,9 +9,9 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
+	"kmirror.dev/kmirror/internal/testing/registrytest"
 	"kmirror.dev/kmirror/pkg/mirrorsync"
 	"kmirror.dev/kmirror/pkg/registry"
-	"kmirror.dev/kmirror/pkg/registrytest"
 )
 
 // TestSyncReferrersAndVerifySigned: without --referrers the mirror lacks

@@ -12,8 +12,8 @@ import (
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
+	"kmirror.dev/kmirror/internal/testing/loadgen"
 	"kmirror.dev/kmirror/pkg/admission"
-	"kmirror.dev/kmirror/pkg/loadgen"
 	"kmirror.dev/kmirror/pkg/mirrorcheck"
 	"kmirror.dev/kmirror/rules"
 )

@@ -3,8 +3,8 @@ package admission_test
 import (
 	"testing"
 
+	"kmirror.dev/kmirror/internal/testing/loadgen"
 	"kmirror.dev/kmirror/pkg/admission"
-	"kmirror.dev/kmirror/pkg/loadgen"
 	"kmirror.dev/kmirror/rules"
 )
 

@@ -2,9 +2,6 @@ package admission
 
 import "testing"
 
-// ApplyPatch lets the tests of package admission_test apply patches.
-var ApplyPatch = applyPatch
-
 // HeldBy serves body and returns its status, the most heap the handler
 // held at once, and the estimate the budget reserves for it.
 func HeldBy(t *testing.T, h *Handler, body []byte) (int, uint64, int64) {

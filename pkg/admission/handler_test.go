@@ -1,6 +1,8 @@
 package admission
 
 import (
+	"kmirror.dev/kmirror/internal/testing/jsonpatch"
+
 	"bufio"
 	"bytes"
 	"encoding/json"
@@ -124,7 +126,7 @@ func TestHandlerAnswersInTheVersionAsked(t *testing.T) {
 func TestHandlerAllowsWithoutPatch(t *testing.T) {
 	h := newTestHandler(t)
 	pod := podJSON(t, samplePod)
-	mirrored := applyPatch(t, pod, mustMutate(t, h.Handler, pod, nil).Patch())
+	mirrored := jsonpatch.Apply(t, pod, mustMutate(t, h.Handler, pod, nil).Patch())
 	// Nothing is an image field: an OS image's name, a field not named
 	// image.
 	widget := podJSON(t, `{apiVersion: example.com/v1, kind: Widget, metadata: {name: w}, spec: {image: ubuntu-22.04, dnsImage: k8s.gcr.io/coredns:1.3.1}}`)
@@ -389,6 +391,6 @@ func FuzzHandler(f *testing.F) {
 		if err := json.Unmarshal(review["request"], &req); err != nil {
 			t.Fatal(err)
 		}
-		applyPatch(t, req["object"], a.Response.Patch)
+		jsonpatch.Apply(t, req["object"], a.Response.Patch)
 	})
 }

@@ -1,6 +1,8 @@
 package admission
 
 import (
+	"kmirror.dev/kmirror/internal/testing/jsonpatch"
+
 	"encoding/json"
 	"errors"
 	"strings"
@@ -203,7 +205,7 @@ func TestMutate(t *testing.T) {
 				t.Errorf("warnings %q, want %d", m.Warnings, tc.warnings)
 			}
 			if m.Patch() != nil {
-				applyPatch(t, object, m.Patch())
+				jsonpatch.Apply(t, object, m.Patch())
 			}
 		})
 	}
@@ -221,7 +223,7 @@ func TestMutateKeepsWhatItDecided(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	patched := applyPatch(t, object, first.Patch())
+	patched := jsonpatch.Apply(t, object, first.Patch())
 	for _, old := range [][]byte{nil, patched} {
 		again, err := Mutate(eng, patched, old)
 		if err != nil {

@@ -1,6 +1,8 @@
 package admission
 
 import (
+	"kmirror.dev/kmirror/internal/testing/jsonpatch"
+
 	"bytes"
 	"context"
 	"errors"
@@ -97,7 +99,7 @@ func mirrorOf(t *testing.T, h testHandler) string {
 	t.Helper()
 	pod := podJSON(t, `{apiVersion: v1, kind: Pod, metadata: {name: p}, spec: {containers: [{name: a, image: "k8s.gcr.io/coredns:1.3.1"}]}}`)
 	a := h.review(t, reviewBody(t, "admission.k8s.io/v1", "CREATE", pod, nil, nil))
-	out := applyPatch(t, pod, a.Response.Patch)
+	out := jsonpatch.Apply(t, pod, a.Response.Patch)
 	_, after, _ := strings.Cut(string(out), `"image":"`)
 	img, _, _ := strings.Cut(after, `"`)
 	return strings.TrimSuffix(img, "/coredns:1.3.1")

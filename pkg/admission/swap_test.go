@@ -1,6 +1,8 @@
 package admission
 
 import (
+	"kmirror.dev/kmirror/internal/testing/jsonpatch"
+
 	"context"
 	"encoding/json"
 	"strings"
@@ -91,7 +93,7 @@ func patchedImages(t *testing.T, pod []byte, a reviewAnswer) []string {
 	t.Helper()
 	out := pod
 	if a.Response.Patch != nil {
-		out = applyPatch(t, pod, a.Response.Patch)
+		out = jsonpatch.Apply(t, pod, a.Response.Patch)
 	}
 	var p struct {
 		Spec struct {

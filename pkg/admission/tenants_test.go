@@ -26,11 +26,11 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 
+	"kmirror.dev/kmirror/internal/testing/registrytest"
 	"kmirror.dev/kmirror/pkg/admission"
 	"kmirror.dev/kmirror/pkg/mirror"
 	"kmirror.dev/kmirror/pkg/mirrorcheck"
 	"kmirror.dev/kmirror/pkg/registry"
-	"kmirror.dev/kmirror/pkg/registrytest"
 	"kmirror.dev/kmirror/rules"
 )
 

@@ -18,10 +18,10 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
 	"kmirror.dev/kmirror/internal/testing/ecrtest"
+	"kmirror.dev/kmirror/internal/testing/registrytest"
 	"kmirror.dev/kmirror/pkg/certs"
 	"kmirror.dev/kmirror/pkg/ecr"
 	"kmirror.dev/kmirror/pkg/registry"
-	"kmirror.dev/kmirror/pkg/registrytest"
 )
 
 // The default preset's mirror: the tests dial it at the stand-in.

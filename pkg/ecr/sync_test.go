@@ -13,10 +13,10 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 
 	"kmirror.dev/kmirror/internal/testing/ecrtest"
+	"kmirror.dev/kmirror/internal/testing/registrytest"
 	"kmirror.dev/kmirror/pkg/ecr"
 	"kmirror.dev/kmirror/pkg/mirrorsync"
 	"kmirror.dev/kmirror/pkg/registry"
-	"kmirror.dev/kmirror/pkg/registrytest"
 )
 
 var (

@@ -10,7 +10,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"sigs.k8s.io/kustomize/kyaml/yaml"
 
-	"kmirror.dev/kmirror/pkg/golden"
+	"kmirror.dev/kmirror/internal/testing/golden"
 	"kmirror.dev/kmirror/pkg/krm"
 )
 

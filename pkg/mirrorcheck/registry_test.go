@@ -12,8 +12,8 @@ import (
 	ggcrregistry "github.com/google/go-containerregistry/pkg/registry"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
+	"kmirror.dev/kmirror/internal/testing/registrytest"
 	"kmirror.dev/kmirror/pkg/registry"
-	"kmirror.dev/kmirror/pkg/registrytest"
 )
 
 // TestCheckerOnARegistry asks go-containerregistry's registry through a

@@ -21,8 +21,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
+	"kmirror.dev/kmirror/internal/testing/registrytest"
 	"kmirror.dev/kmirror/pkg/registry"
-	"kmirror.dev/kmirror/pkg/registrytest"
 )
 
 // flaky fails the first copies it is asked for.

@@ -8,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	"kmirror.dev/kmirror/pkg/registrytest"
+	"kmirror.dev/kmirror/internal/testing/registrytest"
 )
 
 // TestPush writes an index by its tag, byte for byte, and refuses a

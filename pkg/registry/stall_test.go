@@ -14,7 +14,7 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/authn"
 
-	"kmirror.dev/kmirror/pkg/registrytest"
+	"kmirror.dev/kmirror/internal/testing/registrytest"
 )
 
 // stallClient is a Client for plain-HTTP test registries with short stall

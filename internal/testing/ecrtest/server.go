@@ -20,8 +20,8 @@ import (
 	"sync"
 	"time"
 
+	"kmirror.dev/kmirror/internal/testing/registrytest"
 	"kmirror.dev/kmirror/pkg/certs"
-	"kmirror.dev/kmirror/pkg/registrytest"
 )
 
 // Options say how to run the stand-in.

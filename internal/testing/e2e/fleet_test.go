@@ -15,8 +15,8 @@ import (
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
+	"kmirror.dev/kmirror/internal/testing/registrytest"
 	"kmirror.dev/kmirror/pkg/mirrorsync"
-	"kmirror.dev/kmirror/pkg/registrytest"
 )
 
 // fleetImage is an image of the fleet test: where it is, how it is made,

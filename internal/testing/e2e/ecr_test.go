@@ -17,7 +17,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"kmirror.dev/kmirror/internal/testing/ecrtest"
-	"kmirror.dev/kmirror/pkg/registrytest"
+	"kmirror.dev/kmirror/internal/testing/registrytest"
 )
 
 // ECR's control plane cannot run here: these tests run the stand-in of

@@ -12,7 +12,7 @@ import (
 // benchmark's own process, with none of the CLI around it; it is there to
 // be profiled:
 //
-//	go test -run '^$' -bench InProcess -benchtime 20x -cpuprofile cpu.out -memprofile mem.out ./pkg/bench/
+//	go test -run '^$' -bench InProcess -benchtime 20x -cpuprofile cpu.out -memprofile mem.out ./internal/testing/bench/
 func BenchmarkRewriteInProcess(b *testing.B) {
 	var buf bytes.Buffer
 	if _, err := Generate(&buf, Options{Seed: 1, Size: 2_000_000}); err != nil {

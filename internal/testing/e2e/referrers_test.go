@@ -11,7 +11,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
-	"kmirror.dev/kmirror/pkg/registrytest"
+	"kmirror.dev/kmirror/internal/testing/registrytest"
 )
 
 // TestSyncSigned signs two indexes of the sync fixture as a supply chain

@@ -20,7 +20,7 @@ import (
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
-	"kmirror.dev/kmirror/pkg/registrytest"
+	"kmirror.dev/kmirror/internal/testing/registrytest"
 )
 
 // TestSyncWrongCredentials: the mirror refuses the password; the message

@@ -2,8 +2,8 @@
 // (see package imagebuild), and pushes it to a registry, writes it as an
 // OCI layout, or both. `make image` runs it from the module's root:
 //
-//	go run ./cmd/kmirror-image --version v1 --push registry.example.com/kmirror:v1
-//	go run ./cmd/kmirror-image --version v1 --oci-layout bin/image
+//	go run ./internal/cmd/kmirror-image --version v1 --push registry.example.com/kmirror:v1
+//	go run ./internal/cmd/kmirror-image --version v1 --oci-layout bin/image
 //
 // A push reads credentials from the Docker config and trusts the system's
 // CA certificates (SSL_CERT_FILE too), as `kmirror sync` does. It prints
@@ -24,7 +24,7 @@ import (
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
-	"kmirror.dev/kmirror/pkg/imagebuild"
+	"kmirror.dev/kmirror/internal/imagebuild"
 	"kmirror.dev/kmirror/pkg/registry"
 )
 
@@ -66,7 +66,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("image", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: go run ./cmd/kmirror-image --version V [--push REF] [--oci-layout DIR] [flags]")
+		fmt.Fprintln(stderr, "usage: go run ./internal/cmd/kmirror-image --version V [--push REF] [--oci-layout DIR] [flags]")
 		fs.PrintDefaults()
 	}
 	var o options

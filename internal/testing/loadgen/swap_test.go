@@ -21,9 +21,9 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
+	"kmirror.dev/kmirror/internal/testing/registrytest"
 	"kmirror.dev/kmirror/pkg/admission"
 	"kmirror.dev/kmirror/pkg/mirror"
-	"kmirror.dev/kmirror/pkg/registrytest"
 	"kmirror.dev/kmirror/rules"
 )
 

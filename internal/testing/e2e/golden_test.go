@@ -13,7 +13,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"sigs.k8s.io/kustomize/kyaml/yaml"
 
-	"kmirror.dev/kmirror/pkg/golden"
+	"kmirror.dev/kmirror/internal/testing/golden"
 )
 
 // operatorCases are the golden cases of the operators' own examples,

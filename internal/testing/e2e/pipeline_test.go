@@ -38,7 +38,7 @@ const pipelineECR = "048912060910.dkr.ecr.cn-northwest-1.amazonaws.com.cn"
 // pipelineRoot is the repository's root, where the README's commands run.
 func pipelineRoot() string {
 	_, here, _, _ := runtime.Caller(0)
-	return filepath.Join(filepath.Dir(here), "..", "..")
+	return filepath.Join(filepath.Dir(here), "..", "..", "..")
 }
 
 // runPipeline runs command with sh in dir, with kmirror, kustomize and

@@ -22,8 +22,8 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
+	"kmirror.dev/kmirror/internal/testing/registrytest"
 	"kmirror.dev/kmirror/pkg/certs"
-	"kmirror.dev/kmirror/pkg/registrytest"
 )
 
 // The mirror's credentials, which kmirror reads from the Docker config the

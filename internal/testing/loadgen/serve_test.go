@@ -270,7 +270,7 @@ func startKmirrorWith(b *testing.B, dir string, env []string, flags ...string) *
 	if _, err := os.Stat(bin); err != nil {
 		_, here, _, _ := runtime.Caller(0)
 		build := exec.Command("go", "build", "-o", bin, ".")
-		build.Dir = filepath.Join(filepath.Dir(here), "..", "..")
+		build.Dir = filepath.Join(filepath.Dir(here), "..", "..", "..")
 		if out, err := build.CombinedOutput(); err != nil {
 			b.Fatalf("building kmirror: %v\n%s", err, out)
 		}

@@ -13,7 +13,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
-	"kmirror.dev/kmirror/pkg/registrytest"
+	"kmirror.dev/kmirror/internal/testing/registrytest"
 )
 
 // syncFixture is a source registry holding the images of a manifest, a

@@ -1,4 +1,4 @@
-package admission_test
+package cmd_test
 
 import (
 	"bytes"
@@ -14,8 +14,9 @@ import (
 	"sigs.k8s.io/kustomize/kyaml/yaml"
 
 	"kmirror.dev/kmirror/cmd"
+	"kmirror.dev/kmirror/internal/testing/golden"
+	"kmirror.dev/kmirror/internal/testing/jsonpatch"
 	"kmirror.dev/kmirror/pkg/admission"
-	"kmirror.dev/kmirror/pkg/golden"
 	"kmirror.dev/kmirror/pkg/mirror"
 	"kmirror.dev/kmirror/rules"
 )
@@ -127,7 +128,7 @@ func agree(t *testing.T, what string, eng *mirror.Engine, rulesArg string, obj [
 		if err != nil {
 			t.Fatal(err)
 		}
-		patched = admission.ApplyPatch(t, obj, b)
+		patched = jsonpatch.Apply(t, obj, b)
 	}
 	if diff := cmp.Diff(decodeAny(t, rewritten), decodeAny(t, patched)); diff != "" {
 		t.Errorf("%s: object (-kmirror rewrite +webhook):\n%s", what, diff)

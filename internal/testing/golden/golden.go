@@ -37,7 +37,7 @@ func (c Case) ExpectedPath() string { return filepath.Join(c.Dir, "expected.yaml
 // Dir is the absolute path of testdata/golden.
 func Dir() string {
 	_, here, _, _ := runtime.Caller(0)
-	return filepath.Join(filepath.Dir(here), "..", "..", "testdata", "golden")
+	return filepath.Join(filepath.Dir(here), "..", "..", "..", "testdata", "golden")
 }
 
 // Load reads every case. It fails when there are none, so that a test

@@ -16,7 +16,7 @@ import (
 	"testing"
 	"time"
 
-	"kmirror.dev/kmirror/pkg/registrytest"
+	"kmirror.dev/kmirror/internal/testing/registrytest"
 )
 
 // swapFixture is a real kube-apiserver calling kmirror serve --swap-policy

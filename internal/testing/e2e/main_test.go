@@ -28,7 +28,7 @@ func TestMain(m *testing.M) {
 	kmirrorBin = filepath.Join(dir, "kmirror")
 	_, here, _, _ := runtime.Caller(0)
 	build := exec.Command("go", "build", "-o", kmirrorBin, ".")
-	build.Dir = filepath.Join(filepath.Dir(here), "..", "..")
+	build.Dir = filepath.Join(filepath.Dir(here), "..", "..", "..")
 	build.Stdout, build.Stderr = os.Stderr, os.Stderr
 	if err := build.Run(); err != nil {
 		fmt.Fprintln(os.Stderr, "building kmirror:", err)

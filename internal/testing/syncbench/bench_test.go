@@ -22,8 +22,8 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
+	"kmirror.dev/kmirror/internal/testing/registrytest"
 	"kmirror.dev/kmirror/pkg/certs"
-	"kmirror.dev/kmirror/pkg/registrytest"
 )
 
 const (
@@ -364,7 +364,7 @@ func buildKmirror(b *testing.B, dir string) string {
 	_, here, _, _ := runtime.Caller(0)
 	bin := filepath.Join(dir, "bin", "kmirror")
 	cmd := exec.Command("go", "build", "-trimpath", "-o", bin, ".")
-	cmd.Dir = filepath.Join(filepath.Dir(here), "..", "..")
+	cmd.Dir = filepath.Join(filepath.Dir(here), "..", "..", "..")
 	if out, err := cmd.CombinedOutput(); err != nil {
 		b.Fatalf("building kmirror: %v\n%s", err, out)
 	}
